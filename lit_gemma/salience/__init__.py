@@ -1,0 +1,6 @@
+"""The JAX sequence-salience engine for keras-hub Gemma 1, 2 and 3."""
+
+from lit_gemma.salience.engine import SalienceEngine
+from lit_gemma.salience.methods import DEFAULT_METHODS, METHODS
+
+__all__ = ["SalienceEngine", "DEFAULT_METHODS", "METHODS"]

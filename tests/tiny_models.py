@@ -77,7 +77,7 @@ def _randomize(backbone, seed: int) -> None:
   something and every variable matters."""
   rng = np.random.default_rng(seed)
   for variable in backbone.weights:
-    scale = 0.3 if "norm" in variable.path else 0.2
+    scale = 0.1 if "norm" in variable.path else 0.2
     variable.assign(
         rng.normal(0.0, scale, variable.shape).astype(variable.dtype))
 

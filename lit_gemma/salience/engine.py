@@ -114,6 +114,9 @@ class SalienceEngine:
     self._salience_step = jax.jit(self._batch_salience)
     self._span_step = jax.jit(self._kept_span, static_argnums=0)
     self._logits_step = jax.jit(self.forward.full_logits)
+    self._hidden_step = jax.jit(
+        lambda params, ids, padding: self.forward.hidden(
+            params, self.forward.embed(params, ids), padding))
 
   # ---------------------------------------------------------------- public
 
@@ -163,10 +166,17 @@ class SalienceEngine:
 
   def logits(self, token_ids: Sequence[int]) -> np.ndarray:
     """Full next-token logits [T, V] through the same forward pass."""
+    return self._one_padded_text(self._logits_step, token_ids)
+
+  def forward_hidden(self, token_ids: Sequence[int]) -> np.ndarray:
+    """Final hidden states [T, d]: the decoder stack alone (benchmarks)."""
+    return self._one_padded_text(self._hidden_step, token_ids)
+
+  def _one_padded_text(self, step, token_ids) -> np.ndarray:
     length = len(token_ids)
     ids, padding = self._pad([tuple(token_ids)], buckets.sequence_bucket(length))
     with self._lock:
-      out = self._logits_step(self.forward.params(), ids, padding)
+      out = step(self.forward.params(), ids, padding)
     return np.asarray(out[0, :length], dtype=np.float32)
 
   def forget(self) -> None:

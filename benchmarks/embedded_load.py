@@ -2,10 +2,10 @@
 
 Runs each start in its own process against a fresh temporary
 LIT_GEMMA_CACHE: the cold start assembles the GGUF, converts it and loads the
-preset; the warm starts only load the cached preset, with keras-hub's
-`Gemma3CausalLM.from_preset` and with `lit_gemma.gguf.load_preset` (which
-skips keras-hub's random initial fill). Prints seconds (model load alone,
-and whole process including Python imports) and peak RSS.
+preset; the warm starts only load the cached preset. Both go through
+`lit_gemma.sources.load_causal_lm("embedded")`, as the server does. Prints
+seconds (model load alone, and whole process including Python imports) and
+peak RSS.
 
   .venv/bin/python benchmarks/embedded_load.py [--warm-runs N]
 """
@@ -24,14 +24,9 @@ _CHILD = """
 import json, resource, sys, time
 t0 = time.monotonic()
 import lit_gemma
-import keras_hub
-from lit_gemma import gguf
+from lit_gemma import sources
 t1 = time.monotonic()
-preset = gguf.embedded_preset(progress=lambda *a: None)
-if sys.argv[1] == "keras-hub":
-  lm = keras_hub.models.Gemma3CausalLM.from_preset(str(preset))
-else:
-  lm = gguf.load_preset(preset)
+sources.load_causal_lm("embedded")
 t2 = time.monotonic()
 print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1,
                   "peak_rss_mb": resource.getrusage(
@@ -39,10 +34,10 @@ print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1,
 """
 
 
-def _start(cache: pathlib.Path, loader: str) -> dict:
+def _start(cache: pathlib.Path) -> dict:
   env = dict(os.environ, LIT_GEMMA_CACHE=str(cache))
   t0 = time.monotonic()
-  result = subprocess.run([sys.executable, "-c", _CHILD, loader], env=env,
+  result = subprocess.run([sys.executable, "-c", _CHILD], env=env,
                           capture_output=True, text=True, check=False)
   wall = time.monotonic() - t0
   if result.returncode:
@@ -56,29 +51,22 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--warm-runs", type=int, default=2)
   args = parser.parse_args()
-  rows = []
-  for loader in ("keras-hub", "load_preset"):
-    cache = pathlib.Path(tempfile.mkdtemp(prefix="lit-gemma-bench-"))
-    try:
-      cold = _start(cache, loader)
-      warm = [_start(cache, loader) for _ in range(args.warm_runs)]
-    finally:
-      shutil.rmtree(cache, ignore_errors=True)
-    rows += [("cold", loader, cold)] + [("warm", loader, w) for w in warm]
-    mean = {k: sum(w[k] for w in warm) / len(warm)
-            for k in ("load_s", "process_s")}
-    ratios = (f"warm/cold with {loader}: load "
-              f"{mean['load_s'] / cold['load_s']:.2f}, process "
-              f"{mean['process_s'] / cold['process_s']:.2f}")
-    rows.append(("", ratios, None))
-  print(f"{'start':<6} {'loader':<12} {'load s':>8} {'process s':>10} "
-        f"{'peak RSS MB':>12}")
-  for name, loader, s in rows:
-    if s is None:
-      print(f"  {loader} (mean of warm runs; issue 3 wants <= 0.25)")
-      continue
-    print(f"{name:<6} {loader:<12} {s['load_s']:>8.1f} {s['process_s']:>10.1f} "
+  cache = pathlib.Path(tempfile.mkdtemp(prefix="lit-gemma-bench-"))
+  try:
+    cold = _start(cache)
+    warm = [_start(cache) for _ in range(args.warm_runs)]
+  finally:
+    shutil.rmtree(cache, ignore_errors=True)
+  print(f"{'start':<6} {'load s':>8} {'process s':>10} {'peak RSS MB':>12}")
+  for name, s in [("cold", cold)] + [("warm", w) for w in warm]:
+    print(f"{name:<6} {s['load_s']:>8.1f} {s['process_s']:>10.1f} "
           f"{s['peak_rss_mb']:>12.0f}")
+  mean = {k: sum(w[k] for w in warm) / len(warm)
+          for k in ("load_s", "process_s")}
+  print(f"warm/cold (mean of warm runs; issue 3 wants load <= 0.25): load "
+        f"{mean['load_s'] / cold['load_s']:.2f}, process "
+        f"{mean['process_s'] / cold['process_s']:.2f}")
+
 
 if __name__ == "__main__":
   main()

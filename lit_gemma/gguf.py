@@ -25,7 +25,6 @@ import pathlib
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from typing import Any, Callable
 
@@ -748,42 +747,6 @@ def cached_preset(gguf_path: os.PathLike | str, dtype: str = "float32",
     raise _fail(path, "no such GGUF file")
   sha = _cached_sha256(path)
   return _convert_into_cache(sha, lambda: path, dtype, progress)
-
-
-# ----------------------------------------------------------------------------
-# Loading a cached preset.
-
-_INIT_LOCK = threading.Lock()
-
-
-def _zeros(self, shape, dtype=None):
-  del self
-  import keras  # pylint: disable=g-import-not-at-top
-  return keras.ops.zeros(shape, dtype=dtype)
-
-
-def load_preset(preset_dir: os.PathLike | str):
-  """`keras_hub.models.Gemma3CausalLM.from_preset(preset_dir)`, about twice
-  as fast on CPU.
-
-  keras-hub first fills every weight with random numbers (about half of a
-  warm start: 270M draws) and then overwrites all of them from the preset.
-  Here the random fill (Keras' VarianceScaling family, the only random
-  initializers Gemma 3 uses) yields zeros for the duration of the call;
-  Keras still fails if the file lacks any weight. Other threads building
-  Keras layers during the call would get zeros too.
-  """
-  import keras  # pylint: disable=g-import-not-at-top
-  import keras_hub  # pylint: disable=g-import-not-at-top
-
-  cls = keras.initializers.VarianceScaling
-  with _INIT_LOCK:
-    original = cls.__call__
-    cls.__call__ = _zeros
-    try:
-      return keras_hub.models.Gemma3CausalLM.from_preset(str(preset_dir))
-    finally:
-      cls.__call__ = original
 
 
 # ----------------------------------------------------------------------------

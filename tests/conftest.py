@@ -9,11 +9,10 @@ import lit_gemma  # noqa: F401  (selects the JAX backend before Keras loads)
 def embedded_lm():
   """The real embedded Gemma 3 270M as a keras-hub Gemma3CausalLM, loaded
   once per session (converted into the user's cache on first use)."""
-  import keras_hub  # pylint: disable=g-import-not-at-top
-  from lit_gemma import gguf  # pylint: disable=g-import-not-at-top
+  from lit_gemma import sources  # pylint: disable=g-import-not-at-top
 
-  return keras_hub.models.Gemma3CausalLM.from_preset(
-      str(gguf.embedded_preset()))
+  causal_lm, _ = sources.load_causal_lm(sources.EMBEDDED)
+  return causal_lm
 
 
 @pytest.fixture(scope="session")

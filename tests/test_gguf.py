@@ -353,13 +353,6 @@ def test_tiny_gemma3_converts_once_in_both_dtypes(tiny_gguf, temp_cache,
   norm = lm.backbone.transformer_layers[0].pre_attention_norm.scale
   assert np.abs(np.asarray(norm)).max() < 0.5  # llama.cpp's +1 removed
 
-  # The fast loader gives the same model, and restores Keras' initializers.
-  fast = lg_gguf.load_preset(preset)
-  for a, b in zip(lm.backbone.weights, fast.backbone.weights, strict=True):
-    np.testing.assert_array_equal(np.asarray(a), np.asarray(b), a.path)
-  assert np.asarray(keras_hub.models.Gemma3Backbone(
-      **lm.backbone.get_config()).token_embedding.embeddings).std() > 0
-
   # The second call neither converts nor hashes the file again.
   def forbidden(*args):
     raise AssertionError(f"converted or hashed again: {args}")

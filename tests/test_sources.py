@@ -129,3 +129,11 @@ def test_embedding_gemma_folder_is_refused(tmp_path):
 def test_unknown_precision_is_refused(tiny_presets):
   with pytest.raises(sources.SourceError, match="precision 'float16'"):
     sources.load_causal_lm(str(tiny_presets["gemma"]), dtype="float16")
+
+
+def test_loading_leaves_keras_random_initializers_intact(tiny_presets):
+  sources.load_causal_lm(str(tiny_presets["gemma"]))
+  fresh = keras_hub.models.GemmaBackbone(
+      vocabulary_size=64, num_layers=1, num_query_heads=2,
+      num_key_value_heads=1, hidden_dim=16, intermediate_dim=32, head_dim=8)
+  assert np.asarray(fresh.token_embedding.embeddings).std() > 0

@@ -31,7 +31,7 @@ class GemmaLM:
   """A keras-hub Gemma causal LM with what prompt debugging needs."""
 
   def __init__(self, causal_lm, source: sources.ModelSource | None = None,
-               kept_texts: int = 4):
+               **engine_options):
     self.causal_lm = causal_lm
     self.source = source
     self.identity = source.identity if source else f"in-memory:{id(causal_lm)}"
@@ -46,7 +46,7 @@ class GemmaLM:
     if self._sp.id_to_piece(end_of_turn) == END_OF_TURN:
       self.stop_ids += (int(end_of_turn),)
     self.engine = engine_lib.SalienceEngine(
-        causal_lm.backbone, kept_texts=kept_texts, pad_id=self.pad_id)
+        causal_lm.backbone, pad_id=self.pad_id, **engine_options)
     causal_lm.compile(sampler=keras_hub.samplers.GreedySampler())
     self._generate = causal_lm.make_generate_function()
     self._table = np.asarray(causal_lm.backbone.token_embedding.embeddings

@@ -173,3 +173,21 @@ def test_bfloat16_close_to_float32(tiny_presets):
     assert approx.dtype == np.float32
     error = np.linalg.norm(approx - exact) / np.linalg.norm(exact)
     assert error <= 5e-2, (name, error)
+
+
+def test_kept_forward_passes_respect_the_memory_budget(tiny_presets):
+  causal_lm, _ = sources.load_causal_lm(str(tiny_presets["gemma"]))
+  ids = [2] + np.asarray(causal_lm.preprocessor.tokenizer(TEXT)).tolist()
+  texts = [ids[: len(ids) - k] for k in range(4)]
+  masks = [_mask(len(t), len(t) - 2, len(t)) for t in texts]
+  roomy = engine_lib.SalienceEngine(causal_lm.backbone, kept_texts=3)
+  for text, mask in zip(texts, masks):
+    roomy.salience([text], [mask])
+  assert roomy.kept_texts == 3
+  one_text = roomy.kept_bytes // 3
+  tight = engine_lib.SalienceEngine(causal_lm.backbone,
+                                    kept_bytes=2 * one_text + 1)
+  for text, mask in zip(texts, masks):
+    tight.salience([text], [mask])
+  assert tight.kept_texts == 2
+  assert tight.kept_bytes <= 2 * one_text + 1

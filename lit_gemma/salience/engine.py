@@ -99,13 +99,25 @@ class SalienceEngine:
       self,
       backbone,
       methods: Sequence[str] = methods_lib.DEFAULT_METHODS,
-      kept_texts: int = 4,
+      kept_texts: int = 8,
+      kept_bytes: int = 2 << 30,
       pad_id: int = 0,
   ):
+    """Builds the engine.
+
+    Args:
+      backbone: a keras-hub GemmaBackbone or text-only Gemma3Backbone.
+      methods: names of salience methods to compute (see methods.py).
+      kept_texts: most texts whose forward pass is kept for span changes.
+      kept_bytes: most memory those kept forward passes may hold; the
+        newest is always kept.
+      pad_id: token id used to pad texts to a shape bucket.
+    """
     self.forward = forward_lib.GemmaForward(backbone)
     self.methods = methods_lib.check_names(methods)
     self.pad_id = pad_id
     self._kept_texts = kept_texts
+    self._kept_bytes = kept_bytes
     self._kept: collections.OrderedDict[tuple[int, ...], _KeptForward] = (
         collections.OrderedDict()
     )
@@ -279,8 +291,16 @@ class SalienceEngine:
   def _keep(self, ids, kept: _KeptForward) -> None:
     self._kept[ids] = kept
     self._kept.move_to_end(ids)
-    while len(self._kept) > self._kept_texts:
+    while len(self._kept) > 1 and (len(self._kept) > self._kept_texts or
+                                   self.kept_bytes > self._kept_bytes):
       self._kept.popitem(last=False)
+
+  @property
+  def kept_bytes(self) -> int:
+    """Memory held by kept forward passes (shared batch arrays once)."""
+    arrays = {id(a): a for k in self._kept.values()
+              for a in (*k.activations, k.hidden, k.embeddings)}
+    return sum(a.nbytes for a in arrays.values())
 
   # -------------------------------------------------------- traced side
 

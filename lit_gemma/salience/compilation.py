@@ -52,11 +52,17 @@ class CompileCounter(contextlib.AbstractContextManager):
     return False
 
 
-def enable_persistent_cache(directory: pathlib.Path | None = None) -> None:
-  """Keeps compiled XLA programs on disk so a restart skips compiling."""
+def enable_persistent_cache(directory: pathlib.Path | None = None,
+                            min_compile_seconds: float = 0.5) -> None:
+  """Keeps compiled XLA programs on disk so a restart skips compiling.
+
+  Programs that compile faster than `min_compile_seconds` are not worth a
+  file each (eager one-op programs); the engine's programs take seconds.
+  """
   directory = pathlib.Path(directory or paths.jax_cache_dir())
   directory.mkdir(parents=True, exist_ok=True)
   jax.config.update("jax_compilation_cache_dir", str(directory))
-  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+  jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                    min_compile_seconds)
   jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
   _listen()

@@ -1,0 +1,18 @@
+"""Starts the lit-gemma prompt-debugging server: `python launch.py --help`.
+
+Thin on purpose: everything lives in `lit_gemma.server`, which gunicorn and
+the notebook widget share.
+"""
+
+from absl import app
+from absl import flags
+from lit_nlp import server_flags
+
+from lit_gemma import server
+
+# --helpshort lists lit-gemma's flags and LIT's server flags.
+flags.adopt_module_key_flags(server)
+flags.adopt_module_key_flags(server_flags)
+
+if __name__ == "__main__":
+  app.run(server.main, flags_parser=server.parse_flags)

@@ -1,0 +1,58 @@
+"""LIT layouts for prompt debugging, registered by name.
+
+LIT's stock layouts show a dozen modules meant for classifiers; a prompt
+debugger needs three: the data table to pick a prompt, the datapoint editor
+to change it, and Sequence Salience to see what drove the answer. Both
+layouts keep all three on screen at once, so that "edit the prompt, see the
+salience change" needs no tab switching. Pick one with `--default_layout` or
+`?layout=NAME` in the page URL.
+"""
+
+from lit_nlp.api import layout
+
+_modules = layout.LitModuleName
+
+PROMPT_DEBUGGING = "prompt_debugging"
+WIDE_PROMPT = "wide_prompt"
+DEFAULT_LAYOUT = PROMPT_DEBUGGING
+
+# Data table on the left; salience over the editor on the right.
+PROMPT_DEBUGGING_LAYOUT = layout.LitCanonicalLayout(
+    left={
+        "Examples": [_modules.DataTableModule],
+    },
+    upper={
+        "Sequence Salience": [_modules.SequenceSalienceModule],
+    },
+    lower={
+        "Datapoint Editor": [_modules.SingleDatapointEditorModule],
+    },
+    layoutSettings=layout.LayoutSettings(leftWidth=35, mainHeight=62),
+    description=(
+        "Prompt debugging: pick an example on the left, pick a target and "
+        "click part of it to see which prompt segments drove it; edit the "
+        "prompt below and add it to see the salience change."
+    ),
+)
+
+# Salience across the full width and most of the height, for long prompts
+# (few-shot templates, articles); table and editor share a tab strip below.
+WIDE_PROMPT_LAYOUT = layout.LitCanonicalLayout(
+    upper={
+        "Sequence Salience": [_modules.SequenceSalienceModule],
+    },
+    lower={
+        "Examples": [_modules.SimpleDataTableModule],
+        "Datapoint Editor": [_modules.SingleDatapointEditorModule],
+    },
+    layoutSettings=layout.LayoutSettings(mainHeight=72),
+    description=(
+        "Wide prompt: Sequence Salience across the whole page for long "
+        "prompts; the example table and the editor are tabs below it."
+    ),
+)
+
+LAYOUTS: layout.LitComponentLayouts = {
+    PROMPT_DEBUGGING: PROMPT_DEBUGGING_LAYOUT,
+    WIDE_PROMPT: WIDE_PROMPT_LAYOUT,
+}

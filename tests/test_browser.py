@@ -1,0 +1,225 @@
+"""The product as a user sees it: the real server with the embedded Gemma 3
+270M, driven in headless Chromium.
+
+Select an example, pick its reference target, click the answer's last word:
+the prompt's words must light up (non-zero salience, coloured chips) with no
+error in the status bar. Then edit the prompt in the Datapoint Editor, add
+it, and see salience for the new prompt. Screenshots go to test-artifacts/.
+
+Waits are on what the page shows (rows, chips, scores), polled with generous
+deadlines: on 2 busy CPU cores the first generation and salience requests
+can take minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.real_model]
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+START_TIMEOUT_S = 900  # The first start converts the GGUF (minutes).
+UI_TIMEOUT_S = 600
+DATASET = ROOT / "datasets" / "arithmetic.csv"
+NEW_WORDS = "Read the question twice before answering."
+
+# Each chip of the Sequence Salience module: its text, the score in its
+# tooltip, its background colour and whether it is the selected target.
+_CHIPS_JS = """chips => chips.map(chip => ({
+  text: chip.innerText.trim(),
+  score: Number(chip.querySelector('lit-tooltip')?.getAttribute('content')),
+  background: getComputedStyle(chip).getPropertyValue('--token-bg-color')
+      .trim(),
+  selected: chip.classList.contains('selected'),
+}))"""
+_WHITE = "rgb(255, 255, 255)"
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def _get_info(url: str) -> dict:
+  request = urllib.request.Request(
+      f"{url}/get_info", data=b"{}", method="POST",
+      headers={"Content-Type": "application/json"})
+  with urllib.request.urlopen(request, timeout=30) as response:
+    return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory):
+  """launch.py with the embedded model over two arithmetic prompts.
+
+  The response cache is fresh (the page generates), while the converted
+  model and the compiled programs come from the user's cache.
+  """
+  if not os.access(CHROMIUM, os.X_OK):
+    pytest.fail(f"{CHROMIUM} is missing: run `make browser` (Debian's "
+                "chromium package)")
+  from lit_gemma import paths  # pylint: disable=g-import-not-at-top
+
+  cache = tmp_path_factory.mktemp("browser") / "cache"
+  cache.mkdir()
+  for link, target in (("models", paths.models_dir()),
+                       ("jax", paths.jax_cache_dir())):
+    target.mkdir(parents=True, exist_ok=True)
+    (cache / link).symlink_to(target, target_is_directory=True)
+  ARTIFACTS.mkdir(exist_ok=True)
+  log_path = ARTIFACTS / "browser-server.log"
+  port = _free_port()
+  url = f"http://127.0.0.1:{port}"
+  with open(log_path, "w") as log:
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "launch.py"), "--models=gemma:embedded",
+         f"--datasets=arithmetic:{DATASET}", "--max_examples=2",
+         "--max_new_tokens=16", f"--port={port}"],
+        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        env=dict(os.environ, LIT_GEMMA_CACHE=str(cache)))
+  try:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+      if process.poll() is not None:
+        pytest.fail(f"server exited ({process.returncode}):\n"
+                    f"{log_path.read_text()[-3000:]}")
+      try:
+        _get_info(url)
+        break
+      except (urllib.error.URLError, ConnectionError):
+        if time.monotonic() > deadline:
+          pytest.fail(f"server not up after {START_TIMEOUT_S} s")
+        time.sleep(1)
+    yield url
+  finally:
+    process.send_signal(signal.SIGTERM)
+    try:
+      process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+      process.kill()
+      process.wait()
+
+
+@pytest.fixture
+def page(server_url):
+  from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
+
+  with sync_playwright() as playwright:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                         args=CHROMIUM_ARGS)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.set_default_timeout(UI_TIMEOUT_S * 1000)
+    # No internet here: refuse fonts and anything not from the server at
+    # once rather than wait for a network timeout.
+    page.route("**/*", lambda route: route.continue_()
+               if route.request.url.startswith(server_url)
+               and route.request.resource_type != "font"
+               else route.abort())
+    page.goto(server_url)
+    yield page
+    browser.close()
+
+
+def _status_error(page) -> str | None:
+  errors = page.locator("lit-app-statusbar div.error")
+  return errors.first.inner_text() if errors.count() else None
+
+
+def _salience_module(page):
+  return page.locator("sequence-salience-module")
+
+
+def _chips(page):
+  return _salience_module(page).locator(
+      "sequence-salience-chips .salient-token")
+
+
+def _choose_reference_target(page, target_text: str) -> None:
+  """In the module's "Choose a sequence to explain", the dataset's target."""
+  option = _salience_module(page).locator(
+      ".interstitial-target-option", has_text=target_text.splitlines()[-1])
+  option.first.click()
+  _chips(page).first.wait_for()
+
+
+def _explain_last_word(page) -> list[dict]:
+  """Clicks the last chip (the answer's last word) and waits until some
+  other chip has a non-zero score; returns every chip's state."""
+  chips = _chips(page)
+  chips.last.click()
+  deadline = time.monotonic() + UI_TIMEOUT_S
+  while True:
+    error = _status_error(page)
+    assert error is None, f"the status bar shows an error: {error}"
+    state = chips.evaluate_all(_CHIPS_JS)
+    if state[-1]["selected"] and any(c["score"] for c in state[:-1]):
+      return state
+    assert time.monotonic() < deadline, f"no salience after {UI_TIMEOUT_S} s"
+    page.wait_for_timeout(500)
+
+
+def _assert_prompt_salient(state: list[dict], prompt: str) -> list[dict]:
+  """The chips of the prompt's words have scores, and some are coloured."""
+  words = len(prompt.split())
+  prompt_chips = state[: words - 1]  # <bos> joins the first word's chip.
+  assert " ".join(c["text"] for c in prompt_chips).split()[:3] == (
+      ["<bos>" + prompt.split()[0]] + prompt.split()[1:3])
+  scored = [c for c in prompt_chips if c["score"] > 0]
+  assert len(scored) >= len(prompt_chips) // 2, prompt_chips
+  assert any(c["background"] not in ("", _WHITE) for c in prompt_chips)
+  return prompt_chips
+
+
+def test_select_example_explain_answer_then_edit_prompt(page):
+  # The data table lists the examples.
+  rows = page.locator("data-table-module tbody tr", has_text="Question:")
+  rows.first.wait_for()
+  assert rows.count() == 2
+  with open(DATASET, newline="") as f:
+    import csv  # pylint: disable=g-import-not-at-top
+    first = next(csv.DictReader(f))
+
+  # Select the first example, explain the last word of its target.
+  rows.first.click()
+  _choose_reference_target(page, first["target"])
+  state = _explain_last_word(page)
+  before = _assert_prompt_salient(state, first["prompt"])
+  assert state[-1]["text"] == first["target"].split()[-1]
+  assert _status_error(page) is None
+  page.screenshot(path=str(ARTIFACTS / "browser-salience.png"))
+
+  # Edit the prompt in the Datapoint Editor and add it as a new example.
+  editor = page.locator("single-datapoint-editor-module")
+  prompt_box = editor.locator(".entry", has=page.locator(
+      ".field-name", has_text="prompt")).locator("textarea")
+  new_prompt = f"{NEW_WORDS}\n{first['prompt']}"
+  prompt_box.fill(new_prompt)
+  editor.locator("button#make").click()
+
+  # The new example is selected: explain the same word again.
+  _choose_reference_target(page, first["target"])
+  state = _explain_last_word(page)
+  after = _assert_prompt_salient(state, new_prompt)
+  texts = [c["text"] for c in after]
+  assert "twice" in texts
+  assert next(c["score"] for c in after if c["text"] == "twice") > 0
+  assert [c["score"] for c in after] != [c["score"] for c in before]
+  assert _status_error(page) is None
+  page.screenshot(path=str(ARTIFACTS / "browser-edited-prompt.png"))

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import lit_gemma  # noqa: F401  (selects the JAX backend before Keras)
 import jax.numpy as jnp
+import keras
 import keras_hub
 import numpy as np
 import sentencepiece
@@ -25,6 +26,28 @@ from lit_gemma.salience import buckets
 from lit_gemma.salience import engine as engine_lib
 
 END_OF_TURN = "<end_of_turn>"
+# Rows per compiled generation call: decoding is memory-bound on CPU (the
+# 262k-row output projection is read once per step, whatever the rows), so
+# more rows cost little until compute dominates.
+GENERATION_ROWS = (1, 4, 16)
+
+
+class _GreedyUpTo(keras_hub.samplers.GreedySampler):
+  """Greedy decoding that stops once every row has `max_new_tokens` new
+  tokens. keras-hub's own loop runs on to the padded length."""
+
+  def __init__(self, max_new_tokens: int, **kwargs):
+    super().__init__(**kwargs)
+    self.max_new_tokens = max_new_tokens
+
+  def run_loop(self, cond, body, model=None, loop_vars=None,
+               maximum_iterations=None):
+    _, _, index, mask = loop_vars
+    longest = keras.ops.max(keras.ops.sum(keras.ops.cast(mask, "int32"), -1))
+    maximum_iterations = keras.ops.minimum(
+        maximum_iterations, longest + self.max_new_tokens - index)
+    return super().run_loop(cond, body, model=model, loop_vars=loop_vars,
+                            maximum_iterations=maximum_iterations)
 
 
 class GemmaLM:
@@ -47,8 +70,8 @@ class GemmaLM:
       self.stop_ids += (int(end_of_turn),)
     self.engine = engine_lib.SalienceEngine(
         causal_lm.backbone, pad_id=self.pad_id, **engine_options)
-    causal_lm.compile(sampler=keras_hub.samplers.GreedySampler())
-    self._generate = causal_lm.make_generate_function()
+    self._generate = None
+    self._generate_max_new = None
     self._table = np.asarray(causal_lm.backbone.token_embedding.embeddings
                              .value)  # a view, not a copy
     self._lock = threading.Lock()
@@ -76,12 +99,26 @@ class GemmaLM:
 
   def generate_ids(self, prompts: Sequence[Sequence[int]],
                    max_new_tokens: int) -> list[list[int]]:
-    """Greedy continuations (new ids only, without the stop token)."""
-    if not prompts:
-      return []
+    """Greedy continuations (new ids only, without the stop token).
+
+    Prompts are generated in order of length, so that rows in one call
+    start close together and the loop runs few steps beyond what the
+    longest row needs.
+    """
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    results: list[list[int]] = [[] for _ in prompts]
+    most = GENERATION_ROWS[-1]
+    for start in range(0, len(order), most):
+      chunk = order[start : start + most]
+      for i, ids in zip(chunk, self._generate_rows(
+          [prompts[i] for i in chunk], max_new_tokens)):
+        results[i] = ids
+    return results
+
+  def _generate_rows(self, prompts, max_new_tokens: int) -> list[list[int]]:
     longest = max(len(p) for p in prompts)
     length = buckets.sequence_bucket(longest + max_new_tokens)
-    rows = buckets.power_of_two_bucket(len(prompts))
+    rows = next(r for r in GENERATION_ROWS if r >= len(prompts))
     token_ids = np.full((rows, length), self.pad_id, np.int32)
     padding = np.zeros((rows, length), bool)
     for row in range(rows):
@@ -89,6 +126,10 @@ class GemmaLM:
       token_ids[row, : len(prompt)] = prompt
       padding[row, : len(prompt)] = True
     with self._lock:
+      if self._generate_max_new != max_new_tokens:
+        self.causal_lm.compile(sampler=_GreedyUpTo(max_new_tokens))
+        self._generate = self.causal_lm.make_generate_function()
+        self._generate_max_new = max_new_tokens
       out = self._generate(
           {"token_ids": jnp.asarray(token_ids),
            "padding_mask": jnp.asarray(padding)},

@@ -103,6 +103,11 @@ class GenerationModel(_GroupMember):
     super().__init__(lm, settings)
     self.response_cache = response_cache
 
+  def max_minibatch_size(self) -> int:
+    # Decoding is memory-bound: a full generation call costs about what one
+    # row does, so hand the model as many rows as it generates at once.
+    return max(self.settings.batch_size, lm_lib.GENERATION_ROWS[-1])
+
   def _generation_settings(self) -> dict:
     return {"max_new_tokens": self.settings.max_new_tokens,
             "sampler": "greedy", "stop_ids": list(self.lm.stop_ids)}

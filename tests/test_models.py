@@ -172,3 +172,17 @@ def test_generated_responses_are_cached(group, tiny_lm, monkeypatch):
   monkeypatch.setattr(tiny_lm, "generate_ids", fail)
   again = list(group["tiny"].predict([{"prompt": "Bees"}]))[0]["response"]
   assert again == first
+
+
+def test_generation_loop_stops_once_rows_have_their_new_tokens(tiny_lm):
+  """keras-hub's loop would run to the padded length (64 here)."""
+  prompt = tiny_lm.encode("Bees dance")
+  assert len(tiny_lm.generate_ids([prompt], 3)[0]) == 3
+  token_ids = np.zeros((1, 64), np.int32)
+  token_ids[0, : len(prompt)] = prompt
+  out = tiny_lm._generate(  # pylint: disable=protected-access
+      {"token_ids": token_ids, "padding_mask": token_ids != 0},
+      stop_token_ids=tiny_lm.stop_ids)
+  written = np.asarray(out["token_ids"])[0]
+  assert np.all(written[len(prompt):len(prompt) + 3] != 0)
+  assert np.all(written[len(prompt) + 3:] == 0)

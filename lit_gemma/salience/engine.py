@@ -101,6 +101,7 @@ class SalienceEngine:
       methods: Sequence[str] = methods_lib.DEFAULT_METHODS,
       kept_texts: int = 8,
       kept_bytes: int = 2 << 30,
+      max_batch: int = 8,
       pad_id: int = 0,
   ):
     """Builds the engine.
@@ -111,6 +112,8 @@ class SalienceEngine:
       kept_texts: most texts whose forward pass is kept for span changes.
       kept_bytes: most memory those kept forward passes may hold; the
         newest is always kept.
+      max_batch: most texts per compiled call (their forward passes are
+        held together until the call ends).
       pad_id: token id used to pad texts to a shape bucket.
     """
     self.forward = forward_lib.GemmaForward(backbone)
@@ -118,10 +121,11 @@ class SalienceEngine:
     self.pad_id = pad_id
     self._kept_texts = kept_texts
     self._kept_bytes = kept_bytes
+    self._max_batch = max_batch
     self._kept: collections.OrderedDict[tuple[int, ...], _KeptForward] = (
         collections.OrderedDict()
     )
-    self._layouts: dict[tuple[int, ...], _VjpLayout] = {}
+    self._layouts: dict[int, _VjpLayout] = {}
     self._lock = threading.RLock()
     self._salience_step = jax.jit(self._batch_salience)
     self._span_step = jax.jit(self._kept_span, static_argnums=0)
@@ -155,8 +159,8 @@ class SalienceEngine:
           results[i] = self._from_kept(ids, [mask])[0]
         else:
           fresh.append((i, ids, mask))
-      for start in range(0, len(fresh), 64):
-        chunk = fresh[start : start + 64]
+      for start in range(0, len(fresh), self._max_batch):
+        chunk = fresh[start : start + self._max_batch]
         maps = self._run_fresh([ids for _, ids, _ in chunk],
                                [[mask] for _, _, mask in chunk])
         for (i, _, _), per_mask in zip(chunk, maps):
@@ -256,7 +260,7 @@ class SalienceEngine:
     maps, hidden, embeddings, activations = self._salience_step(
         self.forward.params(), ids, padding, positions, valid
     )
-    layout = self._layouts[(length,)]
+    layout = self._layouts[length]
     for row, text in enumerate(texts):
       self._keep(text, _KeptForward(layout, activations, hidden, embeddings,
                                     ids, row, len(text)))
@@ -318,9 +322,9 @@ class SalienceEngine:
         treedef, slots,
         tuple((tuple(a.shape), str(a.dtype)) for a in activations),
     )
-    known = self._layouts.get((length,))
+    known = self._layouts.get(length)
     if known is None or not known.same_structure(layout):
-      self._layouts[(length,)] = layout
+      self._layouts[length] = layout
     return activations
 
   def _target_loss(self, params, hidden, token_ids, positions, valid):

@@ -597,10 +597,11 @@ def build_app(config: ServerConfig, *, lms: Mapping[str, Any] | None = None,
   app.lms = loaded
   if config.warm_up and datasets:
     first = next(iter(datasets.values()))
-    jobs = []
-    for lm in {id(lm): lm for lm in loaded.values()}.values():
-      name = next(n for n, m in loaded.items() if m is lm)
-      jobs.append((name, lm, _warm_up_lengths(config, lm, first)))
+    jobs, seen = [], set()
+    for name, lm in loaded.items():  # Models sharing a source warm once.
+      if id(lm) not in seen:
+        seen.add(id(lm))
+        jobs.append((name, lm, _warm_up_lengths(config, lm, first)))
     def warm_up_all():
       start = time.monotonic()
       for job in jobs:

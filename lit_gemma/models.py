@@ -3,6 +3,11 @@
 LIT's Sequence Salience module looks up three models for a model `NAME`:
 `NAME` (generation), `_NAME_tokenizer` and `_NAME_salience`. All three share
 one `GemmaLM`, so the weights are loaded once.
+
+The tokens the UI sees are those of prompt + target, without the BOS token
+the model is given first: BOS is never a target, and as an attention sink
+its gradient is often the largest, which would set the colour scale and
+darken whichever word shares its chip.
 """
 
 from __future__ import annotations
@@ -85,7 +90,7 @@ class _GroupMember(lit_model.BatchedModel):
     return f"{type(self).__name__} over {source}"
 
   def _ids(self, example) -> list[int]:
-    """Token ids of prompt + target, refused if over max_length."""
+    """Token ids of prompt + target after BOS, refused if over max_length."""
     text = example.get(PROMPT, "") + (example.get(TARGET) or "")
     ids = self.lm.encode(text)
     if len(ids) > self.settings.max_length:
@@ -166,7 +171,8 @@ class TokenizerModel(_GroupMember):
   """Tokens of prompt + target, as the salience model will score them."""
 
   def predict_minibatch(self, inputs: list[dict]) -> list[dict]:
-    return [{TOKENS: self.lm.token_strings(self._ids(ex))} for ex in inputs]
+    return [{TOKENS: self.lm.token_strings(self._ids(ex)[1:])}
+            for ex in inputs]
 
   def output_spec(self) -> lit_types.Spec:
     return {TOKENS: lit_types.Tokens(parent="")}
@@ -175,7 +181,8 @@ class TokenizerModel(_GroupMember):
 class SalienceModel(_GroupMember):
   """Sequence salience of prompt + target tokens for a target mask.
 
-  Without a `target_mask`, the target is every token after the prompt's.
+  `target_mask` has one entry per token the tokenizer model shows (BOS not
+  included). Without one, the target is every token after the prompt's.
   """
 
   def __init__(self, lm, settings,
@@ -191,24 +198,26 @@ class SalienceModel(_GroupMember):
         TARGET_MASK: lit_types.TokenScores(align="", required=False)}
 
   def _mask(self, example, ids: list[int]) -> np.ndarray:
-    mask = example.get(TARGET_MASK)
-    if mask is None or len(mask) == 0:
-      mask = np.zeros(len(ids), np.float32)
+    """The mask over `ids` (BOS first, never a target)."""
+    mask = np.zeros(len(ids), np.float32)
+    given = example.get(TARGET_MASK)
+    if given is None or len(given) == 0:
       mask[len(self.lm.encode(example.get(PROMPT, ""))):] = 1
-      return mask
-    if len(mask) != len(ids):
+    elif len(given) != len(ids) - 1:
       raise RequestError(
-          f"target_mask has {len(mask)} entries but prompt + target has "
-          f"{len(ids)} tokens")
-    return np.asarray(mask, np.float32)
+          f"target_mask has {len(given)} entries but prompt + target has "
+          f"{len(ids) - 1} tokens")
+    else:
+      mask[1:] = given
+    return mask
 
   def predict_minibatch(self, inputs: list[dict]) -> list[dict]:
     ids = [self._ids(ex) for ex in inputs]
     masks = [self._mask(ex, i) for ex, i in zip(inputs, ids)]
     maps = self.lm.engine.salience(ids, masks)
     return [
-        {TOKENS: self.lm.token_strings(i)}
-        | {name: m[name].tolist() for name in self.methods}
+        {TOKENS: self.lm.token_strings(i[1:])}
+        | {name: m[name][1:].tolist() for name in self.methods}
         for i, m in zip(ids, maps)
     ]
 

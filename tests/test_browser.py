@@ -178,9 +178,10 @@ def _explain_last_word(page) -> list[dict]:
 def _assert_prompt_salient(state: list[dict], prompt: str) -> list[dict]:
   """The chips of the prompt's words have scores, and some are coloured."""
   words = len(prompt.split())
-  prompt_chips = state[: words - 1]  # <bos> joins the first word's chip.
+  prompt_chips = state[: words - 1]
+  # The first chips are the prompt's first words (no <bos> chip).
   assert " ".join(c["text"] for c in prompt_chips).split()[:3] == (
-      ["<bos>" + prompt.split()[0]] + prompt.split()[1:3])
+      prompt.split()[:3])
   scored = [c for c in prompt_chips if c["score"] > 0]
   assert len(scored) >= len(prompt_chips) // 2, prompt_chips
   assert any(c["background"] not in ("", _WHITE) for c in prompt_chips)

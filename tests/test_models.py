@@ -75,10 +75,10 @@ def test_tokens_match_the_salience_tokens_and_keep_markers(group, tiny_lm):
   toks, sal = list(toks)[0]["tokens"], list(sal)[0]
   assert toks == sal["tokens"]
   assert len(sal["grad_l2"]) == len(toks)
-  assert toks[0] == "<bos>"
+  assert "<bos>" not in toks
   assert "\n" in toks
   assert any(t.startswith("▁") for t in toks)
-  assert "".join(toks[1:]).replace("▁", " ") == example["prompt"] + example[
+  assert "".join(toks).replace("▁", " ") == example["prompt"] + example[
       "target"]
   del tiny_lm
 
@@ -95,13 +95,31 @@ def test_display_tokens_decode_byte_fallback_once():
 def test_default_target_is_everything_after_the_prompt(group, tiny_lm):
   example = {"prompt": "The capital of France is", "target": " Paris."}
   out = list(group["_tiny_salience"].predict([example]))[0]
-  n_prompt = len(tiny_lm.encode(example["prompt"]))
+  n_prompt = len(tiny_lm.encode(example["prompt"])) - 1  # without BOS
   explicit = dict(example)
   explicit["target_mask"] = [0.0] * n_prompt + [1.0] * (
       len(out["tokens"]) - n_prompt)
   again = list(group["_tiny_salience"].predict([explicit]))[0]
   np.testing.assert_allclose(out["grad_l2"], again["grad_l2"], rtol=1e-6)
   assert max(out["grad_l2"]) > 0
+
+
+def test_salience_leaves_bos_out_of_tokens_and_scores(group, tiny_lm):
+  example = {"prompt": "Water is made of", "target": " hydrogen"}
+  ids = tiny_lm.encode(example["prompt"] + example["target"])
+  out = list(group["_tiny_salience"].predict([example]))[0]
+  assert len(out["tokens"]) == len(out["grad_l2"]) == len(ids) - 1
+  mask = np.zeros(len(ids), np.float32)
+  mask[len(tiny_lm.encode(example["prompt"])):] = 1
+  tiny_lm.engine.forget()
+  engine = tiny_lm.engine.salience([ids], [mask])[0]
+  np.testing.assert_allclose(out["grad_l2"], engine["grad_l2"][1:],
+                             rtol=1e-5)
+  with pytest.raises(models.RequestError,
+                     match=rf"target_mask has {len(ids)} entries but prompt "
+                           rf"\+ target has {len(ids) - 1} tokens"):
+    list(group["_tiny_salience"].predict(
+        [example | {"target_mask": [0.0] * len(ids)}]))
 
 
 def test_salience_refuses_texts_over_max_length(group):

@@ -119,12 +119,7 @@ class GemmaLM:
     longest = max(len(p) for p in prompts)
     length = buckets.sequence_bucket(longest + max_new_tokens)
     rows = next(r for r in GENERATION_ROWS if r >= len(prompts))
-    token_ids = np.full((rows, length), self.pad_id, np.int32)
-    padding = np.zeros((rows, length), bool)
-    for row in range(rows):
-      prompt = prompts[min(row, len(prompts) - 1)]
-      token_ids[row, : len(prompt)] = prompt
-      padding[row, : len(prompt)] = True
+    token_ids, padding = buckets.pad_rows(prompts, rows, length, self.pad_id)
     with self._lock:
       if self._generate_max_new != max_new_tokens:
         self.causal_lm.compile(sampler=_GreedyUpTo(max_new_tokens))
@@ -132,7 +127,7 @@ class GemmaLM:
         self._generate_max_new = max_new_tokens
       out = self._generate(
           {"token_ids": jnp.asarray(token_ids),
-           "padding_mask": jnp.asarray(padding)},
+           "padding_mask": jnp.asarray(padding, bool)},
           stop_token_ids=self.stop_ids)
     out_ids = np.asarray(out["token_ids"])
     results = []

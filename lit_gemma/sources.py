@@ -216,16 +216,3 @@ def load_causal_lm(spec: str, dtype: str = "float32"):
     preprocessor = preprocessor_cls(tokenizer)
   return task_cls(backbone=backbone, preprocessor=preprocessor), source
 
-
-def describe(source: ModelSource, causal_lm) -> dict:
-  """A short, JSON-able description for logs and the UI."""
-  backbone = causal_lm.backbone
-  return {
-      "source": source.spec,
-      "backbone": type(backbone).__name__,
-      "layers": int(backbone.num_layers),
-      "hidden_dim": int(backbone.hidden_dim),
-      "vocabulary_size": int(backbone.vocabulary_size),
-      "parameters": int(backbone.count_params()),
-      "dtype": str(backbone.dtype_policy.compute_dtype),
-  }

@@ -8,6 +8,9 @@ costs a few rows of the vocabulary projection.
 """
 
 import bisect
+from collections.abc import Sequence
+
+import numpy as np
 
 SEQUENCE_BUCKETS = (16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024,
                     1536, 2048, 3072, 4096, 6144, 8192)
@@ -35,3 +38,20 @@ def target_bucket(n: int, sequence_length: int) -> int:
 def power_of_two_bucket(n: int) -> int:
   """Padded batch size or mask count."""
   return 1 << max(n - 1, 0).bit_length()
+
+
+def pad_rows(texts: Sequence[Sequence[int]], rows: int, length: int,
+             pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+  """Token ids [rows, length] and a 0/1 padding mask, right-padded.
+
+  Rows beyond `texts` repeat the last text: a real text keeps every row
+  well-formed (an empty row would start generation at position 0), and its
+  results are simply not read.
+  """
+  ids = np.full((rows, length), pad_id, np.int32)
+  padding = np.zeros((rows, length), np.int32)
+  for row in range(rows):
+    text = texts[min(row, len(texts) - 1)]
+    ids[row, : len(text)] = text
+    padding[row, : len(text)] = 1
+  return ids, padding

@@ -190,7 +190,9 @@ class SalienceEngine:
 
   def _one_padded_text(self, step, token_ids) -> np.ndarray:
     length = len(token_ids)
-    ids, padding = self._pad([tuple(token_ids)], buckets.sequence_bucket(length))
+    ids, padding = buckets.pad_rows([token_ids], 1,
+                                    buckets.sequence_bucket(length),
+                                    self.pad_id)
     with self._lock:
       out = step(self.forward.params(), ids, padding)
     return np.asarray(out[0, :length], dtype=np.float32)
@@ -219,15 +221,6 @@ class SalienceEngine:
   def _zeros(self, length: int) -> SalienceMap:
     return {name: np.zeros(length, np.float32) for name in self.methods}
 
-  def _pad(self, texts, length: int, batch: int | None = None):
-    batch = batch or len(texts)
-    ids = np.full((batch, length), self.pad_id, np.int32)
-    padding = np.zeros((batch, length), np.int32)
-    for row, text in enumerate(texts):
-      ids[row, : len(text)] = text
-      padding[row, : len(text)] = 1
-    return ids, padding
-
   @staticmethod
   def _targets(masks, length: int, count: int, width: int) -> _Targets:
     """Target positions of each mask, padded to [count, width]."""
@@ -251,7 +244,7 @@ class SalienceEngine:
     count = buckets.power_of_two_bucket(max(len(m) for m in masks_per_text))
     width = self._target_width(
         [m for masks in masks_per_text for m in masks], length)
-    ids, padding = self._pad(texts, length, batch)
+    ids, padding = buckets.pad_rows(texts, batch, length, self.pad_id)
     positions = np.ones((batch, count, width), np.int32)
     valid = np.zeros((batch, count, width), np.float32)
     for row, masks in enumerate(masks_per_text):

@@ -17,7 +17,6 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ import urllib.error
 import urllib.request
 
 import pytest
+
+from http_helpers import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.real_model]
 
@@ -49,12 +50,6 @@ _CHIPS_JS = """chips => chips.map(chip => ({
   selected: chip.classList.contains('selected'),
 }))"""
 _WHITE = "rgb(255, 255, 255)"
-
-
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
 
 
 def _get_info(url: str) -> dict:
@@ -85,7 +80,7 @@ def server_url(tmp_path_factory):
     (cache / link).symlink_to(target, target_is_directory=True)
   ARTIFACTS.mkdir(exist_ok=True)
   log_path = ARTIFACTS / "browser-server.log"
-  port = _free_port()
+  port = free_port()
   url = f"http://127.0.0.1:{port}"
   with open(log_path, "w") as log:
     process = subprocess.Popen(

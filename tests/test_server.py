@@ -16,7 +16,6 @@ import os
 import pathlib
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,11 @@ import urllib.request
 from absl import flags
 import pytest
 
+from http_helpers import assert_short_error
+from http_helpers import free_port
+from http_helpers import new_input
+from http_helpers import ok
+from http_helpers import request
 from lit_gemma import layouts
 from lit_gemma import server
 
@@ -50,52 +54,9 @@ MAX_NEW_TOKENS = 8
 # ------------------------------------------------------------- helpers
 
 
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
-
-
 def _write_jsonl(path: pathlib.Path, rows) -> pathlib.Path:
   path.write_text("".join(json.dumps(r) + "\n" for r in rows))
   return path
-
-
-def _request(url: str, endpoint: str, body=None, **params) -> tuple[int, str]:
-  """POSTs JSON as LIT's client does (GET without a body); (status, text)."""
-  query = urllib.parse.urlencode(params)
-  full = f"{url}{endpoint}" + (f"?{query}" if query else "")
-  data = None if body is None else json.dumps(body).encode()
-  request = urllib.request.Request(
-      full, data=data, method="GET" if body is None else "POST",
-      headers={"Content-Type": "application/json"})
-  try:
-    with urllib.request.urlopen(request, timeout=300) as response:
-      return response.status, response.read().decode()
-  except urllib.error.HTTPError as e:
-    return e.code, e.read().decode()
-
-
-def _ok(url: str, endpoint: str, body=None, **params):
-  status, text = _request(url, endpoint, body, **params)
-  assert status == 200, text
-  return json.loads(text)
-
-
-def _assert_short_error(text: str, first_line: str | None = None) -> None:
-  """What a user sees: one line, then LIT's "Details:", no traceback."""
-  assert "Traceback" not in text and 'File "' not in text, text
-  line, sep, _ = text.partition("\n\nDetails:")
-  assert sep and "\n" not in line, text
-  if first_line is not None:
-    assert line == first_line
-
-
-def _new_input(data: dict) -> dict:
-  """An example typed into the UI (not from a dataset), as LIT sends it."""
-  example_id = f"new-{abs(hash(json.dumps(data, sort_keys=True)))}"
-  return {"id": example_id, "data": dict(data, _id=example_id),
-          "meta": {"added": True}}
 
 
 class _Served:
@@ -312,7 +273,7 @@ def failed_starts(tmp_path_factory):
 
   def run(args):
     done = subprocess.run(
-        [sys.executable, LAUNCH, f"--port={_free_port()}", *args],
+        [sys.executable, LAUNCH, f"--port={free_port()}", *args],
         capture_output=True, text=True, timeout=240, env=env, cwd=ROOT)
     return done.returncode, done.stderr
 
@@ -337,7 +298,7 @@ def test_bad_start_is_one_line_and_nonzero_exit(failed_starts, case):
 
 def test_launch_serves_and_stops_cleanly(tiny_preset, prompts_file, tmp_path):
   """`python launch.py` with flags: the page, /get_info, and SIGTERM."""
-  port = _free_port()
+  port = free_port()
   log = tmp_path / "server.log"
   with open(log, "w") as out:
     process = subprocess.Popen(
@@ -352,14 +313,14 @@ def test_launch_serves_and_stops_cleanly(tiny_preset, prompts_file, tmp_path):
     while True:
       assert process.poll() is None, log.read_text()
       try:
-        info = _ok(url, "/get_info", {})
+        info = ok(url, "/get_info", {})
         break
       except (urllib.error.URLError, ConnectionError):
         assert time.monotonic() < deadline, log.read_text()
         time.sleep(0.5)
     assert info["pageTitle"] == "lit-gemma"
     assert set(info["models"]) == {"tiny", "_tiny_tokenizer", "_tiny_salience"}
-    status, page = _request(url, "/")
+    status, page = request(url, "/")
     assert status == 200 and "<lit-app" in page
   finally:
     process.send_signal(signal.SIGTERM)
@@ -372,7 +333,7 @@ def test_launch_serves_and_stops_cleanly(tiny_preset, prompts_file, tmp_path):
 
 
 def test_get_info_has_models_datasets_and_layouts(live):
-  info = _ok(live.url, "/get_info", {})
+  info = ok(live.url, "/get_info", {})
   assert set(info["models"]) == {"tiny", "_tiny_tokenizer", "_tiny_salience"}
   for model in info["models"].values():
     assert "prompts" in model["datasets"]
@@ -392,23 +353,23 @@ def test_get_info_has_models_datasets_and_layouts(live):
 
 
 def test_get_preds_for_all_three_models(live):
-  dataset = _ok(live.url, "/get_dataset", {}, dataset_name="prompts")
+  dataset = ok(live.url, "/get_dataset", {}, dataset_name="prompts")
   ids = [ex["id"] for ex in dataset]
   params = dict(dataset_name="prompts")
   # The data table asks for every example's response.
-  responses = _ok(live.url, "/get_preds", {"inputs": ids}, model="tiny",
+  responses = ok(live.url, "/get_preds", {"inputs": ids}, model="tiny",
                   requested_types="GeneratedText", **params)
   assert len(responses) == len(PROMPTS)
   assert all(isinstance(r["response"], str) for r in responses)
   # Sequence Salience tokenizes prompt + target, then asks for salience.
   example = dataset[0]
-  tokens = _ok(live.url, "/get_preds", {"inputs": [example["id"]]},
+  tokens = ok(live.url, "/get_preds", {"inputs": [example["id"]]},
                model="_tiny_tokenizer", **params)[0]["tokens"]
   assert "<bos>" not in tokens
   mask = [0] * len(tokens)
   mask[-1] = 1
-  salience = _ok(live.url, "/get_preds",
-                 {"inputs": [_new_input(example["data"] | {
+  salience = ok(live.url, "/get_preds",
+                 {"inputs": [new_input(example["data"] | {
                      "target_mask": mask})]},
                  model="_tiny_salience", requested_types="TokenScores",
                  **params)[0]
@@ -422,7 +383,7 @@ def test_empty_prompt_works(live):
   for data in ({"prompt": "", "target": " Paris."},
                {"prompt": "", "target": ""}):
     for model in ("tiny", "_tiny_tokenizer", "_tiny_salience"):
-      preds = _ok(live.url, "/get_preds", {"inputs": [_new_input(data)]},
+      preds = ok(live.url, "/get_preds", {"inputs": [new_input(data)]},
                   model=model, **params)
       assert len(preds) == 1
 
@@ -430,48 +391,48 @@ def test_empty_prompt_works(live):
 def test_prompt_over_max_length_is_refused_without_traceback(live, caplog):
   long = {"prompt": "word " * 200, "target": " end"}
   for model in ("_tiny_tokenizer", "_tiny_salience"):
-    status, text = _request(live.url, "/get_preds",
-                            {"inputs": [_new_input(long)]}, model=model,
+    status, text = request(live.url, "/get_preds",
+                            {"inputs": [new_input(long)]}, model=model,
                             dataset_name="prompts")
     assert status == 400
     count = re.search(r"prompt \+ target is (\d+) tokens, over the limit of "
                       rf"{MAX_LENGTH} \(--max_length\)", text)
     assert count and int(count.group(1)) > MAX_LENGTH, text
-    _assert_short_error(text)
-  status, text = _request(live.url, "/get_preds",
-                          {"inputs": [_new_input(long)]}, model="tiny",
+    assert_short_error(text)
+  status, text = request(live.url, "/get_preds",
+                          {"inputs": [new_input(long)]}, model="tiny",
                           dataset_name="prompts")
   assert status == 400
-  _assert_short_error(text)
+  assert_short_error(text)
   assert f"over the limit of {MAX_LENGTH - MAX_NEW_TOKENS}" in text
   assert "refused" in caplog.text
 
 
 def test_unexpected_error_is_logged_not_sent(live, caplog):
-  status, text = _request(live.url, "/get_preds", {"inputs": []},
+  status, text = request(live.url, "/get_preds", {"inputs": []},
                           model="no_such_model")
   assert status == 500
-  _assert_short_error(text, "internal error, see the server log")
+  assert_short_error(text, "internal error, see the server log")
   assert "Traceback" in caplog.text and "KeyError" in caplog.text
 
 
 def test_lit_static_file_error_has_no_traceback(live):
   # LIT's own file handler answers this with a traceback (embedded NUL).
-  status, text = _request(live.url, "/static/x%00y")
+  status, text = request(live.url, "/static/x%00y")
   assert status == 500
-  _assert_short_error(text, "internal error, see the server log")
+  assert_short_error(text, "internal error, see the server log")
 
 
 def test_ui_dataset_loader_stays_in_data_root(live):
   def create(path, name):
-    return _request(live.url, "/create_dataset",
+    return request(live.url, "/create_dataset",
                     {"config": {"new_name": name, "path": path}},
                     dataset_name="prompt_file")
 
   for path in (str(live.outside), "../secret.jsonl", "/etc/passwd"):
     status, text = create(path, "sneaky")
     assert status == 400, text
-    _assert_short_error(text)
+    assert_short_error(text)
     assert "refused: the path is outside the data root" in text
   status, text = create("extra.jsonl", "extra")
   assert status == 200, text
@@ -480,26 +441,26 @@ def test_ui_dataset_loader_stays_in_data_root(live):
 
 
 def test_ui_cannot_load_models(live):
-  status, text = _request(live.url, "/create_model",
+  status, text = request(live.url, "/create_model",
                           {"config": {"new_name": "m", "path": "/tmp"}},
                           model_name="tiny")
   assert status == 400
-  _assert_short_error(text, "loading models from the UI is disabled; "
+  assert_short_error(text, "loading models from the UI is disabled; "
                       "restart the server with --models=NAME:SOURCE")
 
 
 def test_datapoint_files_stay_in_data_root(live):
-  dataset = _ok(live.url, "/get_dataset", {}, dataset_name="prompts")
+  dataset = ok(live.url, "/get_dataset", {}, dataset_name="prompts")
   for endpoint in ("/save_datapoints", "/load_datapoints"):
-    status, text = _request(live.url, endpoint, {"inputs": dataset[:1]},
+    status, text = request(live.url, endpoint, {"inputs": dataset[:1]},
                             dataset_name="prompts",
                             path=str(live.outside.parent / "saved"))
     assert status == 400, text
-    _assert_short_error(text)
-  saved = _ok(live.url, "/save_datapoints", {"inputs": dataset[:1]},
+    assert_short_error(text)
+  saved = ok(live.url, "/save_datapoints", {"inputs": dataset[:1]},
               dataset_name="prompts", path="saved")
   assert saved == str(live.data_root / "saved.lit.jsonl")
-  loaded = _ok(live.url, "/load_datapoints", {}, dataset_name="prompts",
+  loaded = ok(live.url, "/load_datapoints", {}, dataset_name="prompts",
                path="saved")
   assert [ex["data"]["prompt"] for ex in loaded] == [PROMPTS[0]["prompt"]]
 
@@ -527,8 +488,8 @@ def test_responses_survive_a_restart(tiny_preset, tiny_lm, prompts_file,
     cache = response_cache.ResponseCache(db)  # A new one, as after restart.
     with _served(config, lms={"tiny": tiny_lm}, response_cache=cache) as s:
       ids = [ex["id"] for ex in
-             _ok(s.url, "/get_dataset", {}, dataset_name="prompts")]
-      return _ok(s.url, "/get_preds", {"inputs": ids}, model="tiny",
+             ok(s.url, "/get_dataset", {}, dataset_name="prompts")]
+      return ok(s.url, "/get_preds", {"inputs": ids}, model="tiny",
                  dataset_name="prompts", requested_types="GeneratedText")
 
   first = table_responses()
@@ -553,16 +514,16 @@ def test_warm_up_makes_the_first_click_compile_nothing(
   with _served(config) as s:
     s.app.warm_up_thread.join(timeout=300)
     assert not s.app.warm_up_thread.is_alive()
-    dataset = _ok(s.url, "/get_dataset", {}, dataset_name="prompts")
+    dataset = ok(s.url, "/get_dataset", {}, dataset_name="prompts")
     example = dataset[0]["data"]
-    tokens = _ok(s.url, "/get_preds", {"inputs": [dataset[0]["id"]]},
+    tokens = ok(s.url, "/get_preds", {"inputs": [dataset[0]["id"]]},
                  model="_fresh_tokenizer", dataset_name="prompts")[0]["tokens"]
     with compilation.CompileCounter() as compiles:
       for span in ((len(tokens) - 2, len(tokens)), (len(tokens) - 1,
                                                     len(tokens))):
         mask = [int(span[0] <= i < span[1]) for i in range(len(tokens))]
-        _ok(s.url, "/get_preds",
-            {"inputs": [_new_input(example | {"target_mask": mask})]},
+        ok(s.url, "/get_preds",
+            {"inputs": [new_input(example | {"target_mask": mask})]},
             model="_fresh_salience", dataset_name="prompts")
     assert compiles.count == 0
 

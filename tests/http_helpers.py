@@ -1,0 +1,56 @@
+"""HTTP helpers shared by the tests that talk to a running LIT server
+(in-process, launch.py, gunicorn or a notebook widget)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+
+
+def free_port() -> int:
+  """A loopback port nothing listens on (now)."""
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def request(url: str, endpoint: str, body=None, timeout: float = 300,
+            **params) -> tuple[int, str]:
+  """POSTs JSON as LIT's client does (GET without a body); (status, text)."""
+  query = urllib.parse.urlencode(params)
+  full = f"{url}{endpoint}" + (f"?{query}" if query else "")
+  data = None if body is None else json.dumps(body).encode()
+  req = urllib.request.Request(
+      full, data=data, method="GET" if body is None else "POST",
+      headers={"Content-Type": "application/json"})
+  try:
+    with urllib.request.urlopen(req, timeout=timeout) as response:
+      return response.status, response.read().decode()
+  except urllib.error.HTTPError as e:
+    return e.code, e.read().decode()
+
+
+def ok(url: str, endpoint: str, body=None, **params):
+  """The JSON answer of a request that must succeed."""
+  status, text = request(url, endpoint, body, **params)
+  assert status == 200, text
+  return json.loads(text)
+
+
+def assert_short_error(text: str, first_line: str | None = None) -> None:
+  """What a user sees: one line, then LIT's "Details:", no traceback."""
+  assert "Traceback" not in text and 'File "' not in text, text
+  line, sep, _ = text.partition("\n\nDetails:")
+  assert sep and "\n" not in line, text
+  if first_line is not None:
+    assert line == first_line
+
+
+def new_input(data: dict) -> dict:
+  """An example typed into the UI (not from a dataset), as LIT sends it."""
+  example_id = f"new-{abs(hash(json.dumps(data, sort_keys=True)))}"
+  return {"id": example_id, "data": dict(data, _id=example_id),
+          "meta": {"added": True}}

@@ -1,0 +1,204 @@
+"""Explain one (prompt, target) without the UI: which prompt words, sentences
+or lines drove the target, as numbers, coloured HTML or a matplotlib figure.
+
+The numbers come from the LIT salience model itself (models.SalienceModel,
+given the target mask the UI would send), so they equal what the Sequence
+Salience module shows; segments.py groups and sums them as the UI does and
+render.py colours them as the UI does.
+
+    exp = explain.explain(lm, "Water is made of", " hydrogen and oxygen.",
+                          span=" oxygen")
+    exp.segments("word")[0]   # Segment(text='Water', ..., score=..., ...)
+    exp.figure("sentence")    # or exp.to_html(...), or just `exp` in Jupyter
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from lit_gemma import lm as lm_lib
+from lit_gemma import models
+from lit_gemma import render
+from lit_gemma import segments as segments_lib
+
+GRANULARITIES = segments_lib.GRANULARITIES
+Segment = segments_lib.Segment
+DEFAULT_METHOD = "grad_l2"  # the UI's first choice
+Span = str | tuple[int, int] | None
+
+
+class ExplainError(ValueError):
+  """Input explain() refuses; the message is one line for the user."""
+
+
+def _short(text: str, most: int = 60) -> str:
+  """`text` quoted on one line, cut to about `most` characters."""
+  return repr(text if len(text) <= most else text[: most - 3] + "...")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Explanation:
+  """Salience of prompt + target tokens for one explained span.
+
+  Attributes:
+    prompt: the prompt text.
+    target: the target text.
+    tokens: display tokens of prompt + target, without BOS, as the UI shows.
+    scores: method name -> one score per token.
+    target_mask: 1 for each explained token, else 0.
+    prompt_tokens: how many of `tokens` belong to the prompt.
+  """
+
+  prompt: str
+  target: str
+  tokens: list[str]
+  scores: dict[str, np.ndarray]
+  target_mask: np.ndarray
+  prompt_tokens: int
+
+  @property
+  def methods(self) -> tuple[str, ...]:
+    return tuple(self.scores)
+
+  @property
+  def explained_text(self) -> str:
+    """The explained tokens as text."""
+    explained = [t for t, m in zip(self.tokens, self.target_mask) if m]
+    return segments_lib.display_text(explained)
+
+  def _scores(self, method: str) -> np.ndarray:
+    if method not in self.scores:
+      raise ExplainError(
+          f"no salience method {method!r} in this explanation; it has "
+          f"{list(self.scores)}")
+    return self.scores[method]
+
+  def segments(self, granularity: str = "word",
+               method: str = DEFAULT_METHOD) -> list[Segment]:
+    """Segments at `granularity` with `method`'s scores summed, in order."""
+    try:
+      return segments_lib.segments(self.tokens, self._scores(method),
+                                   granularity, self.prompt_tokens,
+                                   self.target_mask)
+    except segments_lib.GranularityError as e:
+      raise ExplainError(str(e)) from None
+
+  def caption(self, granularity: str = "word",
+              method: str = DEFAULT_METHOD) -> str:
+    """One line saying what the colours show."""
+    colours = ("pink < 0 < blue-green" if render.is_signed(method)
+               else "darker: more salient")
+    return (f"{method} by {granularity} for {_short(self.explained_text, 40)}"
+            f" (outlined); {colours}")
+
+  def to_html(self, granularity: str = "word",
+              method: str = DEFAULT_METHOD) -> str:
+    """Coloured text as self-contained HTML (inline styles only)."""
+    return render.to_html(self.segments(granularity, method),
+                          render.is_signed(method),
+                          self.caption(granularity, method))
+
+  def _repr_html_(self) -> str:
+    methods = self.methods
+    return self.to_html(
+        "word", DEFAULT_METHOD if DEFAULT_METHOD in methods else methods[0])
+
+  def figure(self, granularity: str = "word", method: str = DEFAULT_METHOD,
+             *, width: float = 8.0):
+    """Coloured text as a matplotlib Figure, wrapped at `width` inches."""
+    return render.figure(self.segments(granularity, method),
+                         render.is_signed(method),
+                         self.caption(granularity, method), width=width)
+
+
+def _span_tokens(tokens: list[str], prompt: str, target: str,
+                 prompt_tokens: int, span: Span) -> tuple[int, int]:
+  """The (start, end) token range of prompt + target that `span` picks."""
+  n = len(tokens)
+  if span is None:
+    return prompt_tokens, n
+  if isinstance(span, str):
+    at = target.find(span) if span else -1
+    if at < 0:
+      raise ExplainError(
+          f"span {_short(span)} is not in the target {_short(target)}")
+    text = prompt + target
+    if segments_lib.display_text(tokens) != text.replace(
+        segments_lib.SPM_SPACE, " "):
+      raise ExplainError(
+          "the tokens do not spell the text, so a span cannot be found by "
+          "its text; pass span as a (start, end) token range instead")
+    first, last = len(prompt) + at, len(prompt) + at + len(span)
+    ends = np.cumsum([len(t) for t in tokens])
+    starts = ends - [len(t) for t in tokens]
+    hit = np.flatnonzero((starts < last) & (ends > first))
+    start, end = int(hit[0]), int(hit[-1]) + 1
+    while end < n and not tokens[end]:  # rest of a character's bytes
+      end += 1
+    start = max(start, prompt_tokens)
+    if start >= end:
+      raise ExplainError(
+          f"span {_short(span)} shares its token with the prompt")
+    return start, end
+  target_tokens = n - prompt_tokens
+  if (isinstance(span, (tuple, list)) and len(span) == 2
+      and all(isinstance(i, (int, np.integer)) for i in span)):
+    start, end = int(span[0]), int(span[1])
+    if 0 <= start < end <= target_tokens:
+      return prompt_tokens + start, prompt_tokens + end
+    raise ExplainError(
+        f"span {tuple(span)} is not a token range of the target's "
+        f"{target_tokens} tokens (0 <= start < end <= {target_tokens})")
+  raise ExplainError(
+      f"span must be a substring of the target or a (start, end) token "
+      f"range, not {_short(str(span))}")
+
+
+def explain(lm: lm_lib.GemmaLM, prompt: str, target: str, *,
+            span: Span = None,
+            methods: tuple[str, ...] | list[str] | None = None) -> Explanation:
+  """Salience of `prompt` + `target` for the target tokens `span` picks.
+
+  Args:
+    lm: the loaded model.
+    prompt: the text before the target.
+    target: the text whose prediction is explained (e.g. a response).
+    span: which target tokens to explain: all of them (None), the tokens
+      covering the first occurrence of a substring of `target`, or a
+      (start, end) range of the target's own tokens.
+    methods: salience methods to compute; default: all the engine computes.
+
+  Raises:
+    ExplainError (a ValueError) or models.RequestError (too many tokens),
+    with a one-line message.
+  """
+  if not target:
+    raise ExplainError("target is empty: give the text to explain after "
+                       "the prompt")
+  settings = models.GroupSettings()
+  try:
+    salience = models.SalienceModel(lm, settings,
+                                    methods or lm.engine.methods)
+  except ValueError as e:
+    raise ExplainError(str(e)) from None
+  example = {models.PROMPT: prompt, models.TARGET: target}
+  tokens = models.TokenizerModel(lm, settings).predict_minibatch(
+      [example])[0][models.TOKENS]
+  # As the salience model's default mask: the target is what follows the
+  # prompt's own tokens.
+  prompt_tokens = min(len(lm.encode(prompt)) - 1, len(tokens))
+  if prompt_tokens == len(tokens):
+    raise ExplainError(
+        f"target {_short(target)} has no tokens of its own: it merges into "
+        f"the prompt's last token; start it at a word boundary")
+  start, end = _span_tokens(tokens, prompt, target, prompt_tokens, span)
+  mask = np.zeros(len(tokens), np.float32)
+  mask[start:end] = 1
+  out = salience.predict_minibatch(
+      [example | {models.TARGET_MASK: mask.tolist()}])[0]
+  return Explanation(
+      prompt=prompt, target=target, tokens=list(out[models.TOKENS]),
+      scores={m: np.asarray(out[m], np.float32) for m in salience.methods},
+      target_mask=mask, prompt_tokens=prompt_tokens)

@@ -233,6 +233,9 @@ def figure(segments: Sequence[segments_lib.Segment], signed: bool,
   nothing is kept in pyplot's list of open figures.
   """
   fig = SalienceFigure(figsize=(width, 1), dpi=100)
+  # An empty, hidden Axes: IPython's inline backend (Colab's default, or
+  # `%matplotlib inline`) draws nothing for a Figure without Axes.
+  fig.add_axes((0, 0, 1, 1)).set_axis_off()
   renderer = backend_agg.FigureCanvasAgg(fig).get_renderer()
   font = font_manager.FontProperties(size=font_size)
 

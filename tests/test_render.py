@@ -6,6 +6,7 @@ import io
 
 import numpy as np
 import pytest
+from IPython.core import pylabtools
 from matplotlib import figure as figure_lib
 
 from lit_gemma import explain
@@ -163,6 +164,9 @@ def test_figure_holds_the_segment_texts_in_order_and_saves_as_png():
   assert png.getvalue().startswith(b"\x89PNG")
   # Jupyter shows it as an image even if pyplot was never imported.
   assert fig._repr_png_().startswith(b"\x89PNG")
+  # ... and with `%matplotlib inline` (Colab's default), whose printer skips
+  # a Figure that has no Axes.
+  assert pylabtools.print_figure(fig, "png").startswith(b"\x89PNG")
   signed = _explanation().figure("sentence", "grad_dot_input")
   assert _segment_texts(signed) == ["Water is made of hydrogen and oxygen."]
 

@@ -51,7 +51,14 @@ class _GreedyUpTo(keras_hub.samplers.GreedySampler):
 
 
 class GemmaLM:
-  """A keras-hub Gemma causal LM with what prompt debugging needs."""
+  """A keras-hub Gemma causal LM with what prompt debugging needs.
+
+  Thread-safe, for a server's request threads: generation runs under this
+  object's lock (it recompiles keras-hub's sampler when max_new_tokens
+  changes) and salience under the engine's. The two may run at once: they
+  only read the shared weights, and a long generation for the data table
+  should not hold up a salience click. Tokenization is stateless.
+  """
 
   def __init__(self, causal_lm, source: sources.ModelSource | None = None,
                **engine_options):

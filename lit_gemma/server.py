@@ -10,13 +10,23 @@ What the app adds to LIT's own (`LitGemmaApp`):
   - Errors never carry a traceback to the browser. Every endpoint answers an
     exception with one short line (the message of a user error such as a
     prompt over --max_length, else "internal error, see the server log")
-    in the form LIT's client shows in its status bar; the traceback goes to
-    the server log. A last guard rewrites any 5xx answer LIT makes itself.
+    in the form LIT's client shows in its status bar, and the request id
+    under which the server log has the details (also in the X-Request-Id
+    header of every answer). A last guard rewrites any 5xx answer LIT makes
+    itself.
   - No model loaders: the UI cannot load a model from a path or URL.
   - The UI's dataset loader, /save_datapoints and /load_datapoints only
     touch files under --data_root (all of them are refused without it).
     LIT's --demo_mode would also block the datapoint endpoints, but it hides
     the UI's dataset loader too, so it is left to the user.
+  - Request bodies are bounded (413) and static files must resolve inside
+    LIT's client folder; --team_mode (a shared server, see team.py) also
+    answers 403 to every endpoint that loads or touches files.
+  - LIT 1.3.1's prediction cache is made safe for concurrent requests.
+
+gunicorn (and the Cloud Run container) serve `get_wsgi_app()`: it answers
+at once, with a health endpoint, while the app is built (startup.py), and
+reads lit-gemma's flags from $LIT_GEMMA_FLAGS as well as the command line.
 
 Start-up errors (bad flags, a malformed dataset line, an unknown model
 source) end the process with one line on stderr and exit status 1 (2 for a
@@ -32,12 +42,15 @@ import dataclasses
 import functools
 import os
 import re
+import shlex
 import signal
 import socket
 import sys
 import tempfile
 import threading
 import time
+import urllib.parse
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -47,9 +60,13 @@ from lit_nlp import app as lit_app
 from lit_nlp import server_flags
 from lit_nlp.api import dataset as lit_dataset
 from lit_nlp.api import model as lit_model
+from lit_nlp.lib import caching as lit_caching
+from werkzeug import wrappers
 
 from lit_gemma import datasets as datasets_lib
 from lit_gemma import layouts
+from lit_gemma import startup
+from lit_gemma import team
 from lit_gemma.datafiles import DataError
 from lit_gemma.datafiles import resolve_under
 
@@ -59,6 +76,12 @@ PRECISIONS = ("float32", "bfloat16")
 INTERNAL_ERROR = "internal error, see the server log"
 # Marks answers made by the error guards, so the last guard leaves them be.
 ERROR_HEADER = "X-Lit-Gemma-Error"
+# Every answer carries the id its log lines are written under.
+REQUEST_ID_HEADER = "X-Request-Id"
+_REQUEST_ID = "lit_gemma.request_id"  # The WSGI environ key.
+# gunicorn reads its own command line; lit-gemma's flags for get_wsgi_app()
+# can come from this environment variable (the container sets it).
+FLAGS_ENV = "LIT_GEMMA_FLAGS"
 # How many sequence-length buckets the background warm-up compiles.
 WARM_UP_BUCKETS = 2
 
@@ -139,6 +162,9 @@ class ServerConfig:
       cannot load files).
     warm_up: compile salience for the common text lengths in the background
       after start, so the first click is fast.
+    team_mode: a server shared by a team: LIT demo mode, and no request can
+      load models or datasets or read or write files (see team.py).
+    max_request_bytes: largest request body served (413 above it).
     host, port: where `serve` listens.
     page_title, default_layout: LIT page settings.
     lit_options: other keyword arguments for `lit_nlp.app.LitApp` (LIT's own
@@ -154,6 +180,8 @@ class ServerConfig:
   precision: str = "float32"
   data_root: str | None = None
   warm_up: bool = True
+  team_mode: bool = False
+  max_request_bytes: int = team.DEFAULT_MAX_REQUEST_BYTES
   host: str = "127.0.0.1"
   port: int = 5432
   page_title: str = PROG
@@ -185,6 +213,8 @@ class ServerConfig:
     for flag, value, least in (("--batch_size", self.batch_size, 1),
                                ("--max_new_tokens", self.max_new_tokens, 1),
                                ("--max_length", self.max_length, 2),
+                               ("--max_request_bytes", self.max_request_bytes,
+                                1024),
                                ("--port", self.port, 0)):
       if isinstance(value, bool) or not isinstance(value, int) or value < least:
         raise ConfigError(f"{flag}={value}: must be a whole number >= {least}")
@@ -200,6 +230,10 @@ class ServerConfig:
     if self.precision not in PRECISIONS:
       raise ConfigError(f"--precision={self.precision}: expected one of "
                         f"{', '.join(PRECISIONS)}")
+    if self.team_mode and self.data_root is not None:
+      raise ConfigError(
+          f"--data_root={self.data_root}: a --team_mode server reads no "
+          f"files on request; leave --data_root out")
     if self.data_root is not None and not os.path.isdir(self.data_root):
       raise ConfigError(f"--data_root={self.data_root}: no such folder")
     if self.default_layout not in layouts.LAYOUTS:
@@ -242,6 +276,8 @@ class ServerConfig:
         precision=flag_values["precision"].value,
         data_root=flag_values["data_root"].value or None,
         warm_up=flag_values["warm_up"].value,
+        team_mode=flag_values["team_mode"].value,
+        max_request_bytes=flag_values["max_request_bytes"].value,
         host=host,
         port=port,
         page_title=page_title,
@@ -290,6 +326,14 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
       "Compile salience for the datasets' common text lengths in the "
       "background after start, so the first click is fast.",
       flag_values=flag_values)
+  flags.DEFINE_bool(
+      "team_mode", defaults.team_mode,
+      "Serve a team: LIT demo mode; the endpoints that load models or "
+      "datasets or read or write files answer 403.", flag_values=flag_values)
+  flags.DEFINE_integer(
+      "max_request_bytes", defaults.max_request_bytes,
+      "Largest request body served; larger ones are answered with 413.",
+      flag_values=flag_values)
   flag_values.set_default("page_title", PROG)
   flag_values.set_default("default_layout", layouts.DEFAULT_LAYOUT)
 
@@ -304,13 +348,46 @@ def _one_line(text: str) -> str:
   return " ".join(str(text).split())
 
 
+def _request_id(environ) -> str:
+  return environ.get(_REQUEST_ID, "-")
+
+
+def _error_text(message: str, details: str, request_id: str) -> str:
+  """What LIT's client shows: one line, then "Details:" (with the id)."""
+  return (f"{_one_line(message)}\n\nDetails: {_one_line(details)} "
+          f"(request id {request_id})")
+
+
 def _error_response(app, request, code: int, message: str, details: str):
   """A short text answer in the form LIT's client puts in its status bar
   (the text before "Details:"), marked so the last guard keeps it."""
-  body = f"{_one_line(message)}\n\nDetails: {_one_line(details)}"
+  body = _error_text(message, details, _request_id(request.environ))
   response = app.respond(request, body, "text/plain", code)
   response.headers[ERROR_HEADER] = "1"
   return response
+
+
+class _LockedPredsCache(lit_caching.PredsCache):
+  """LIT's prediction cache, with its table of prediction locks guarded.
+
+  In lit-nlp 1.3.1 `pred_lock_key` iterates that table while other request
+  threads add and remove entries (RuntimeError: dictionary changed size
+  during iteration) and two threads can create two locks for the same
+  inputs. Results stay correct either way (the model serializes its own
+  work); this keeps concurrent requests from failing.
+  """
+
+  def pred_lock_key(self, keys):
+    with self.lock:
+      return super().pred_lock_key(keys)
+
+  def get_pred_lock(self, keys):
+    with self.lock:
+      return super().get_pred_lock(keys)
+
+  def delete_pred_lock(self, keys):
+    with self.lock:
+      return super().delete_pred_lock(keys)
 
 
 class LitGemmaApp(lit_app.LitApp):
@@ -319,13 +396,26 @@ class LitGemmaApp(lit_app.LitApp):
   Attributes:
     lms: the loaded `GemmaLM`s by model name (set by `build_app`).
     warm_up_thread: the background warm-up, if one was started.
+    team_mode: whether the endpoints in team.BLOCKED_ENDPOINTS answer 403.
   """
 
-  def __init__(self, *args, data_root: str | None = None, **kw):
+  def __init__(self, *args, data_root: str | None = None,
+               team_mode: bool = False,
+               max_request_bytes: int = team.DEFAULT_MAX_REQUEST_BYTES, **kw):
     self._data_root = data_root
+    self.team_mode = team_mode
+    self._max_request_bytes = max_request_bytes
+    self._client_root = kw.get("client_root") or _default_client_root()
     self.lms: dict[str, Any] = {}
     self.warm_up_thread: threading.Thread | None = None
     super().__init__(*args, **kw)
+    # Same state, guarded methods (LIT builds its caches itself).
+    for model in self._models.values():
+      model._cache.__class__ = _LockedPredsCache  # pylint: disable=protected-access
+
+  def ready(self) -> bool:
+    """Whether the background warm-up (if any) is done."""
+    return self.warm_up_thread is None or not self.warm_up_thread.is_alive()
 
   def make_handler(self, fn):
     """LIT's handler for `fn`, answering exceptions with one short line."""
@@ -333,23 +423,72 @@ class LitGemmaApp(lit_app.LitApp):
 
     @functools.wraps(handler)
     def guarded(app, request, environ):
+      request_id = _request_id(environ)
       try:
         return handler(app, request, environ)
+      except team.EndpointBlocked as e:
+        logging.warning("%s blocked [request %s]", request.path, request_id)
+        return _error_response(app, request, 403, str(e),
+                               f"{request.path} is blocked")
       except _user_errors() as e:
-        logging.warning("%s refused: %s", request.path, _one_line(e))
+        logging.warning("%s refused [request %s]: %s", request.path,
+                        request_id, _one_line(e))
         return _error_response(app, request, 400, str(e),
                                f"{request.path} refused the request")
       except Exception:  # pylint: disable=broad-except
-        logging.exception("%s failed", request.path)
+        logging.exception("%s failed [request %s]", request.path, request_id)
         return _error_response(app, request, 500, INTERNAL_ERROR,
                                f"{request.path} failed; the traceback is in "
                                "the server log")
 
     return guarded
 
+  def _refusal(self, environ) -> tuple[str, str, str] | None:
+    """(status, message, details) for a request answered before LIT sees
+    it: a body over the limit, or a static path outside the client
+    folder; else None."""
+    try:
+      team.bound_body(environ, self._max_request_bytes)
+    except team.BodyTooLarge as e:
+      return "413 REQUEST ENTITY TOO LARGE", str(e), "the body was not read"
+    # The path LIT's static-file handler would open (see lit_nlp.lib.wsgi_app).
+    path = urllib.parse.urlparse(wrappers.Request(environ).path).path
+    if path.rstrip("/") in self._handler_paths or path in ("", "/"):
+      return None
+    try:
+      inside = team.inside(self._client_root, path)
+    except ValueError:  # A NUL byte: LIT's handler fails, the last guard
+      return None       # answers with a short 500.
+    if not inside:
+      return "404 NOT FOUND", "not found", f"{path} is not a file LIT serves"
+    return None
+
+  @functools.cached_property
+  def _handler_paths(self) -> frozenset[str]:
+    return frozenset(self._wsgi_app._handlers)  # pylint: disable=protected-access
+
   def __call__(self, environ, start_response):
-    """The last guard: a 5xx answer made by LIT itself (its static-file
-    handler returns tracebacks) is replaced by a short one."""
+    """Gives the request an id, refuses what LIT must not see, and, last
+    guard, replaces a 5xx answer made by LIT itself (its static-file
+    handler returns tracebacks) by a short one."""
+    request_id = uuid.uuid4().hex[:12]
+    environ[_REQUEST_ID] = request_id
+    id_header = (REQUEST_ID_HEADER, request_id)
+
+    def short_answer(status: str, message: str, details: str):
+      text = _error_text(message, details, request_id).encode()
+      start_response(status, [
+          ("Content-Type", "text/plain; charset=utf-8"),
+          ("Content-Length", str(len(text))), (ERROR_HEADER, "1"), id_header])
+      return [text]
+
+    refusal = self._refusal(environ)
+    if refusal is not None:
+      logging.warning("%s answered %s [request %s]: %s",
+                      environ.get("PATH_INFO"), refusal[0], request_id,
+                      refusal[1])
+      return short_answer(*refusal)
+
     answer = []
 
     def remember(status, headers, exc_info=None):
@@ -361,25 +500,28 @@ class LitGemmaApp(lit_app.LitApp):
     status, headers = answer
     ours = any(k.lower() == ERROR_HEADER.lower() for k, _ in headers)
     if not status.startswith("5") or ours:
-      start_response(status, headers)
+      start_response(status, [*headers, id_header])
       return body
     if hasattr(body, "close"):
       body.close()
-    logging.error("%s answered %s; replaced by a short message",
-                  environ.get("PATH_INFO"), status)
-    text = (f"{INTERNAL_ERROR}\n\nDetails: "
-            f"{environ.get('PATH_INFO', '')} failed").encode()
-    start_response("500 INTERNAL SERVER ERROR", [
-        ("Content-Type", "text/plain; charset=utf-8"),
-        ("Content-Length", str(len(text))), (ERROR_HEADER, "1")])
-    return [text]
+    logging.error("%s answered %s; replaced by a short message [request %s]",
+                  environ.get("PATH_INFO"), status, request_id)
+    return short_answer("500 INTERNAL SERVER ERROR", INTERNAL_ERROR,
+                        f"{environ.get('PATH_INFO', '')} failed")
 
   # The endpoints below are LIT's, narrowed.
 
   def _create_model(self, *unused_args, **unused_kw):
+    if self.team_mode:
+      team.refuse("/create_model")
     raise RequestRefused(
         "loading models from the UI is disabled; restart the server with "
         "--models=NAME:SOURCE")
+
+  def _create_dataset(self, *args, **kw):
+    if self.team_mode:
+      team.refuse("/create_dataset")
+    return super()._create_dataset(*args, **kw)
 
   def _lit_file_under_root(self, path: str | None) -> str:
     """The `.lit.jsonl` file LIT's datapoint endpoints use for `path`,
@@ -395,11 +537,15 @@ class LitGemmaApp(lit_app.LitApp):
     return resolved
 
   def _save_datapoints(self, data, dataset_name=None, path=None, **kw):
+    if self.team_mode:
+      team.refuse("/save_datapoints")
     return super()._save_datapoints(
         data, dataset_name=dataset_name,
         path=self._lit_file_under_root(path), **kw)
 
   def _load_datapoints(self, data, dataset_name=None, path=None, **kw):
+    if self.team_mode:
+      team.refuse("/load_datapoints")
     return super()._load_datapoints(
         data, dataset_name=dataset_name,
         path=self._lit_file_under_root(path), **kw)
@@ -584,12 +730,17 @@ def build_app(config: ServerConfig, *, lms: Mapping[str, Any] | None = None,
   options = {"client_root": _default_client_root(),
              "onboard_start_doc": _SPLASH_DOC} | dict(config.lit_options)
   options.pop("data_dir", None)
+  if config.team_mode:
+    options["demo_mode"] = True
   app = LitGemmaApp(
       lit_models, datasets,
       layouts=layouts.LAYOUTS,
       model_loaders={},
-      dataset_loaders=datasets_lib.dataset_loaders(config.data_root),
+      dataset_loaders=({} if config.team_mode else
+                       datasets_lib.dataset_loaders(config.data_root)),
       data_root=config.data_root,
+      team_mode=config.team_mode,
+      max_request_bytes=config.max_request_bytes,
       page_title=config.page_title,
       default_layout=config.default_layout,
       **options,
@@ -711,11 +862,30 @@ def main(argv: Sequence[str]) -> int:
   return 0
 
 
-def get_wsgi_app() -> LitGemmaApp:
-  """The app for gunicorn (`lit_gemma.server:get_wsgi_app()`), configured by
-  the lit-gemma flags found in sys.argv."""
+def get_wsgi_app() -> startup.StartingApp:
+  """The app for gunicorn (`lit_gemma.server:get_wsgi_app()`).
+
+  Configured by the lit-gemma flags in $LIT_GEMMA_FLAGS and then in sys.argv
+  (gunicorn's own are ignored; a flag given in both: sys.argv wins). Bad
+  flags stop it at once with one line; the app itself is built in the
+  background while /health answers 503 (see startup.py).
+  """
   try:
-    flags.FLAGS(sys.argv, known_only=True)
-    return build_app(ServerConfig.from_flags())
+    env_flags = shlex.split(os.environ.get(FLAGS_ENV, ""))
+  except ValueError as e:
+    raise SystemExit(f"{PROG}: ${FLAGS_ENV}: {e}") from None
+  try:
+    flags.FLAGS([sys.argv[0], *env_flags, *sys.argv[1:]], known_only=True)
+    config = ServerConfig.from_flags()
   except (flags.Error, *_user_errors()) as e:
     raise SystemExit(f"{PROG}: {_one_line(e)}") from None
+  # As launch.py logs under absl.app.run: INFO lines (loading, warm-up) on
+  # stderr, unless --verbosity says otherwise.
+  logging.use_absl_handler()
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.INFO)
+  if not config.team_mode:
+    logging.warning("%s: serving without --team_mode: anyone who can reach "
+                    "this server can use every LIT endpoint", PROG)
+  return startup.StartingApp(lambda: build_app(config),
+                             ready=LitGemmaApp.ready, name=PROG)

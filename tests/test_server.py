@@ -190,6 +190,10 @@ def test_flag_defaults():
     (dict(default_layout="nope"), "--default_layout=nope: expected one of"),
     (dict(lit_options={"data_dir": "/tmp/x"}),
      "--data_dir: LIT's prediction cache pickles"),
+    (dict(team_mode=True, data_root="/tmp"),
+     "--data_root=/tmp: a --team_mode server reads no files on request"),
+    (dict(max_request_bytes=10),
+     "--max_request_bytes=10: must be a whole number >= 1024"),
 ])
 def test_bad_settings_are_refused_with_the_flag(kw, message):
   with pytest.raises(server.ConfigError) as e:
@@ -540,6 +544,7 @@ def test_gunicorn_entry_point(tiny_preset, prompts_file, monkeypatch):
     app = server.get_wsgi_app()
   finally:
     flags.FLAGS.unparse_flags()
+  assert app.wait_ready(timeout=300), app.health()
   response = werkzeug_test.Client(app).post(
       "/get_info", data="{}", content_type="application/json")
   assert response.status_code == 200

@@ -92,7 +92,10 @@ class _Targets:
 class SalienceEngine:
   """Computes salience maps for a keras-hub Gemma causal LM's backbone.
 
-  Thread-safe: requests are served one at a time (each uses all cores).
+  Thread-safe: one lock serializes every call, so concurrent requests (a
+  team server's threads) never share or evict each other's kept forward
+  passes mid-call. Nothing is lost by waiting: each call already uses
+  every core (XLA's CPU thread pool), the CPU is the bottleneck.
   """
 
   def __init__(
@@ -295,8 +298,9 @@ class SalienceEngine:
   @property
   def kept_bytes(self) -> int:
     """Memory held by kept forward passes (shared batch arrays once)."""
-    arrays = {id(a): a for k in self._kept.values()
-              for a in (*k.activations, k.hidden, k.embeddings)}
+    with self._lock:
+      arrays = {id(a): a for k in self._kept.values()
+                for a in (*k.activations, k.hidden, k.embeddings)}
     return sum(a.nbytes for a in arrays.values())
 
   # -------------------------------------------------------- traced side

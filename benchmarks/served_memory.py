@@ -1,0 +1,147 @@
+"""Peak memory of the served container: what deploy.sh's --memory is sized from.
+
+Runs the Cloud Run image's `prepare` step and its exact gunicorn command
+(read from deploy/cloudrun/Dockerfile and run outside Docker, see
+tests/container.py) with an empty compile cache, as a new instance starts;
+waits for /health 200; then asks what a busy team would: the data table's
+responses for every bundled set, and salience on texts up to --max_length
+tokens, fresh texts and span changes, 8 requests at once. Prints the peak
+RSS of the gunicorn master and worker (their VmHWM), the peak of their sum
+(sampled every 0.1 s), and the size of the files the server wrote (Cloud
+Run's file system is in memory, so they count too).
+
+  .venv/bin/python benchmarks/served_memory.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import pathlib
+import shutil
+import sys
+import tempfile
+import threading
+import time
+
+import psutil
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+import container  # pylint: disable=g-import-not-at-top,wrong-import-position
+from http_helpers import new_input  # pylint: disable=g-import-not-at-top,wrong-import-position
+from http_helpers import ok  # pylint: disable=g-import-not-at-top,wrong-import-position
+from lit_gemma import datasets as datasets_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+SENTENCE = ("The committee reviewed the proposal, asked for two changes and "
+            "agreed to meet again next week. ")
+
+
+class _RssSampler:
+  """The largest summed RSS of a process and its children, sampled."""
+
+  def __init__(self, pid: int, every: float = 0.1):
+    self._process = psutil.Process(pid)
+    self._every = every
+    self.peak = 0
+    self._stop = threading.Event()
+    self._thread = threading.Thread(target=self._run, daemon=True)
+    self._thread.start()
+
+  def _run(self):
+    while not self._stop.is_set():
+      try:
+        tree = [self._process, *self._process.children(recursive=True)]
+        self.peak = max(self.peak, sum(p.memory_info().rss for p in tree))
+      except psutil.Error:
+        pass
+      time.sleep(self._every)
+
+  def stop(self):
+    self._stop.set()
+    self._thread.join()
+
+
+def _high_water_marks(pid: int) -> dict[int, int]:
+  """pid -> VmHWM bytes for the process and its children (Linux)."""
+  marks = {}
+  process = psutil.Process(pid)
+  for p in [process, *process.children(recursive=True)]:
+    for line in pathlib.Path(f"/proc/{p.pid}/status").read_text().splitlines():
+      if line.startswith("VmHWM:"):
+        marks[p.pid] = int(line.split()[1]) * 1024
+  return marks
+
+
+def _salience_inputs(count: int, sizes: list[int]) -> list[dict]:
+  """`count` different prompt + target pairs of about each size in words."""
+  inputs = []
+  for i in range(count):
+    words = sizes[i % len(sizes)]
+    body = (SENTENCE * (words // len(SENTENCE.split()) + 1)).split()[:words]
+    inputs.append({"prompt": f"Minutes {i}: " + " ".join(body) + "\nSummary:",
+                   "target": f" Meeting {i} asked for two changes."})
+  return inputs
+
+
+def _click(url: str, example: dict, dataset: str) -> None:
+  """A fresh salience request, then a span change on the same text."""
+  ok(url, "/get_preds", {"inputs": [new_input(example)]},
+     model="_gemma_salience", dataset_name=dataset)
+  tokens = ok(url, "/get_preds", {"inputs": [new_input(example)]},
+              model="_gemma_tokenizer", dataset_name=dataset)[0]["tokens"]
+  mask = [0] * len(tokens)
+  mask[-2] = 1
+  ok(url, "/get_preds", {"inputs": [new_input(example | {"target_mask": mask})]},
+     model="_gemma_salience", dataset_name=dataset)
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--concurrent", type=int, default=8)
+  parser.add_argument("--texts", type=int, default=16,
+                      help="different salience texts (sizes up to ~1000 "
+                           "tokens)")
+  args = parser.parse_args()
+  tmp = pathlib.Path(tempfile.mkdtemp(prefix="lit-gemma-served-"))
+  start = time.monotonic()
+  image = container.ServedImage(tmp, share_compiled=False)
+  ready_s = time.monotonic() - start
+  sampler = _RssSampler(image.process.pid)
+  try:
+    url = image.url
+    timings = {}
+    t0 = time.monotonic()
+    for name in datasets_lib.BUNDLED_FILES:
+      ids = [ex["id"] for ex in ok(url, "/get_dataset", {}, dataset_name=name)]
+      ok(url, "/get_preds", {"inputs": ids}, model="gemma",
+         dataset_name=name, requested_types="GeneratedText")
+    timings["data table responses"] = time.monotonic() - t0
+    dataset = next(iter(datasets_lib.BUNDLED_FILES))
+    inputs = _salience_inputs(args.texts, [60, 200, 400, 700])
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(args.concurrent) as pool:
+      list(pool.map(lambda ex: _click(url, ex, dataset), inputs))
+    timings["salience clicks"] = time.monotonic() - t0
+    marks = _high_water_marks(image.process.pid)
+  finally:
+    sampler.stop()
+    image.close()
+  written = sum(f.stat().st_size for f in image.cache.rglob("*")
+                if f.is_file() and not f.is_symlink())
+  shutil.rmtree(tmp, ignore_errors=True)
+  gib = 1 << 30
+  print(f"health 200 after {ready_s:.0f} s (fresh compile cache)")
+  for what, seconds in timings.items():
+    print(f"{what}: {seconds:.0f} s")
+  for pid, mark in marks.items():
+    role = "master" if pid == image.process.pid else "worker"
+    print(f"peak RSS {role} (pid {pid}): {mark / gib:.2f} GiB")
+  print(f"peak RSS, all processes (sampled): {sampler.peak / gib:.2f} GiB")
+  print(f"files written under $LIT_GEMMA_CACHE: {written / gib:.3f} GiB")
+  print(f"peak + written: {(sampler.peak + written) / gib:.2f} GiB")
+
+
+if __name__ == "__main__":
+  main()

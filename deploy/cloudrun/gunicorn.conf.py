@@ -1,0 +1,31 @@
+"""gunicorn settings for lit-gemma on Cloud Run (see Dockerfile, deploy.sh).
+
+One worker process: each worker loads its own copy of the model (about
+1 GB for the embedded Gemma 3 270M in float32), and the work is CPU-bound,
+so a second worker would only double the memory. Its threads (gthread)
+let a page's many small requests, a salience click and a long generation
+run side by side; the model serializes its own heavy work. deploy.sh sets
+Cloud Run's --concurrency to the same number of threads.
+
+The app is not preloaded in the master: JAX and XLA start threads when the
+model loads, and a forked worker would not have them.
+"""
+
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8080')}"
+workers = 1
+worker_class = "gthread"
+threads = int(os.environ.get("LIT_GEMMA_THREADS", "8"))
+preload_app = False
+# The worker's heartbeat deadline; gthread beats from its main loop while
+# threads serve, but keep it above Cloud Run's request timeout (deploy.sh
+# --timeout=300) so no setting here cuts a request Cloud Run still allows.
+timeout = 330
+# Cloud Run waits 10 s after SIGTERM before it kills the instance.
+graceful_timeout = 8
+# No control socket (gunicorn >= 25 writes one under $HOME by default).
+control_socket_disable = True
+# Cloud Run logs every request itself; errors go to stderr.
+accesslog = None
+errorlog = "-"

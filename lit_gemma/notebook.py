@@ -178,13 +178,12 @@ def load_model(source: str = "embedded", precision: str = "float32"):
   does: compiled programs kept on disk for the next kernel, no start-up
   chatter of the native libraries in the cell, a bad source as one line
   (StartError)."""
-  # pylint: disable-next=protected-access
-  lm_lib, _, _, _, compilation = server._import_model_stack()
+  lm_lib, _, _, _, compilation = server.import_model_stack()
   compilation.enable_persistent_cache()
   try:
-    with server._native_chatter_dropped():  # pylint: disable=protected-access
+    with server.native_chatter_dropped():
       return lm_lib.GemmaLM.load(source, precision=precision)
-  except server._user_errors() as e:  # pylint: disable=protected-access
+  except server.user_errors() as e:
     raise StartError(str(e)) from None
 
 
@@ -263,7 +262,7 @@ def show(models=None, datasets=None, *, lms: Mapping[str, Any] | None = None,
     app = server.build_app(serving, lms=lms, response_cache=response_cache)
     widget = Widget(app, host=serving.host, port=serving.port,
                     height=height, proxy_url=proxy_url)
-  except server._user_errors() as e:  # pylint: disable=protected-access
+  except server.user_errors() as e:
     raise StartError(str(e)) from None
   if render:
     widget.render()

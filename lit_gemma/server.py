@@ -107,7 +107,7 @@ class RequestRefused(ValueError):
   """A request this server does not serve; the message says why."""
 
 
-def _user_errors() -> tuple[type[Exception], ...]:
+def user_errors() -> tuple[type[Exception], ...]:
   """Errors whose message is written for the user (shown as they are).
 
   The model stack's own are looked up, not imported: importing them imports
@@ -430,7 +430,7 @@ class LitGemmaApp(lit_app.LitApp):
         logging.warning("%s blocked [request %s]", request.path, request_id)
         return _error_response(app, request, 403, str(e),
                                f"{request.path} is blocked")
-      except _user_errors() as e:
+      except user_errors() as e:
         logging.warning("%s refused [request %s]: %s", request.path,
                         request_id, _one_line(e))
         return _error_response(app, request, 400, str(e),
@@ -572,15 +572,17 @@ class _ProgressLogged(lit_model.ModelWrapper):
 
 
 # TensorFlow (keras-hub's tokenizers use it, on CPU) also reports that it
-# found no CUDA driver: noise, since the models run on JAX.
+# found no CUDA driver: noise, since the models run on JAX. SentencePiece
+# says the Gemma tokenizer has no normalizer (it has none by design).
 _NATIVE_CHATTER = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
     r"|I0000 00:00:"
-    r"|E0000 00:00:\S+ +\d+ cuda_platform\.cc:\d+\] failed call to cuInit)")
+    r"|E0000 00:00:\S+ +\d+ cuda_platform\.cc:\d+\] failed call to cuInit"
+    r"|normalizer\.cc\(\d+\) LOG\(INFO\) precompiled_charsmap is empty)")
 
 
 @contextlib.contextmanager
-def _native_chatter_dropped() -> Iterator[None]:
+def native_chatter_dropped() -> Iterator[None]:
   """Drops the INFO lines that TensorFlow's and XLA's native code write
   straight to file descriptor 2 while they are imported (absl C++ logging
   before it is initialized); every other line is passed on."""
@@ -605,9 +607,9 @@ def _native_chatter_dropped() -> Iterator[None]:
       sys.stderr.flush()
 
 
-def _import_model_stack():
+def import_model_stack():
   """Imports Keras, keras-hub and JAX (seconds) and lit-gemma's model code."""
-  with _native_chatter_dropped():
+  with native_chatter_dropped():
     # pylint: disable=g-import-not-at-top
     from lit_gemma import lm as lm_lib
     from lit_gemma import models as models_lib
@@ -633,7 +635,7 @@ def load_models(config: ServerConfig, lms: Mapping[str, Any] | None = None
                 ) -> dict[str, Any]:
   """A `GemmaLM` per configured model name (a source given twice is loaded
   once); entries of `lms` are used as they are."""
-  lm_lib, _, _, sources_lib, _ = _import_model_stack()
+  lm_lib, _, _, sources_lib, _ = import_model_stack()
   lms = dict(lms or {})
   for _, source in config.models:
     sources_lib.resolve(source)  # Refuse a bad source before any loading.
@@ -712,7 +714,7 @@ def build_app(config: ServerConfig, *, lms: Mapping[str, Any] | None = None,
     DataError, SourceError, ConfigError: bad input, one-line messages.
   """
   datasets = load_datasets(config)
-  _, models_lib, response_cache_lib, _, compilation = _import_model_stack()
+  _, models_lib, response_cache_lib, _, compilation = import_model_stack()
   compilation.enable_persistent_cache()
   loaded = load_models(config, lms)
   if response_cache is None:
@@ -847,7 +849,7 @@ def main(argv: Sequence[str]) -> int:
       logging.info("%s: start-up work done (prebake); exiting", PROG)
       return 0
     serve(app, config.host, config.port)
-  except _user_errors() as e:
+  except user_errors() as e:
     _fail(str(e))
     return 1
   except KeyboardInterrupt:
@@ -877,7 +879,7 @@ def get_wsgi_app() -> startup.StartingApp:
   try:
     flags.FLAGS([sys.argv[0], *env_flags, *sys.argv[1:]], known_only=True)
     config = ServerConfig.from_flags()
-  except (flags.Error, *_user_errors()) as e:
+  except (flags.Error, *user_errors()) as e:
     raise SystemExit(f"{PROG}: {_one_line(e)}") from None
   # As launch.py logs under absl.app.run: INFO lines (loading, warm-up) on
   # stderr, unless --verbosity says otherwise.

@@ -185,6 +185,18 @@ def test_deploy_dry_run_options():
   assert done.returncode == 2 and "--image is required" in done.stderr
 
 
+def test_salience_memory_flag_bounds_the_kept_texts(tiny_presets):
+  # deploy.sh --lit-flags "--salience_cache_mb=N" trades span-change speed
+  # for memory; the default would keep both texts.
+  config = server.ServerConfig(models=(("t", str(tiny_presets["gemma"])),),
+                               salience_cache_mb=0)
+  (lm,) = server.load_models(config).values()
+  for text in ("one text to explain", "and another one"):
+    ids = lm.encode(text)
+    lm.engine.salience([ids], [[0.0] * (len(ids) - 1) + [1.0]])
+  assert lm.engine.kept_texts == 1
+
+
 # ---------------------------------------------- entry point, startup
 
 

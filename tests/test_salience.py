@@ -187,7 +187,20 @@ def test_kept_forward_passes_respect_the_memory_budget(tiny_presets):
   one_text = roomy.kept_bytes // 3
   tight = engine_lib.SalienceEngine(causal_lm.backbone,
                                     kept_bytes=2 * one_text + 1)
+  # Room is made before a fresh call: what is kept while it runs plus what
+  # it keeps stays in the budget (evicting only after the call would let
+  # the peak reach the budget plus a whole call).
+  kept_during_calls = []
+  step = tight._salience_step
+
+  def counted_step(*args):
+    kept_during_calls.append(tight.kept_bytes)
+    return step(*args)
+
+  tight._salience_step = counted_step
   for text, mask in zip(texts, masks):
     tight.salience([text], [mask])
   assert tight.kept_texts == 2
   assert tight.kept_bytes <= 2 * one_text + 1
+  assert len(kept_during_calls) == len(texts)
+  assert max(kept_during_calls) + one_text <= 2 * one_text + 1

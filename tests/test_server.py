@@ -143,7 +143,8 @@ def test_flags_fill_the_config():
           "--datasets=x:/data/x.jsonl,/data/y.csv", "--max_examples=5",
           "--batch_size=2", "--max_length=512", "--max_new_tokens=32",
           "--precision=bfloat16", "--data_root=/tmp", "--nowarm_up",
-          "--port=6000", "--demo_mode"]
+          "--port=6000", "--demo_mode", "--salience_cache_mb=512",
+          "--max_request_bytes=4096"]
   try:
     flags.FLAGS(argv)
     config = server.ServerConfig.from_flags()
@@ -158,6 +159,8 @@ def test_flags_fill_the_config():
   assert (config.host, config.port) == ("127.0.0.1", 6000)
   assert config.lit_options["demo_mode"] is True
   assert "data_dir" in config.lit_options  # LIT's, refused when set.
+  assert config.salience_cache_mb == 512
+  assert config.max_request_bytes == 4096 and not config.team_mode
 
 
 def test_flag_defaults():
@@ -192,6 +195,8 @@ def test_flag_defaults():
      "--data_dir: LIT's prediction cache pickles"),
     (dict(team_mode=True, data_root="/tmp"),
      "--data_root=/tmp: a --team_mode server reads no files on request"),
+    (dict(salience_cache_mb=-1),
+     "--salience_cache_mb=-1: must be a whole number >= 0"),
     (dict(max_request_bytes=10),
      "--max_request_bytes=10: must be a whole number >= 1024"),
 ])

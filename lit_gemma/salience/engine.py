@@ -113,8 +113,8 @@ class SalienceEngine:
       backbone: a keras-hub GemmaBackbone or text-only Gemma3Backbone.
       methods: names of salience methods to compute (see methods.py).
       kept_texts: most texts whose forward pass is kept for span changes.
-      kept_bytes: most memory those kept forward passes may hold; the
-        newest is always kept.
+      kept_bytes: most memory those kept forward passes may hold, with
+        those a fresh call is making; the newest is always kept.
       max_batch: most texts per compiled call (their forward passes are
         held together until the call ends).
       pad_id: token id used to pad texts to a shape bucket.
@@ -253,6 +253,7 @@ class SalienceEngine:
     for row, masks in enumerate(masks_per_text):
       targets = self._targets(masks, length, count, width)
       positions[row], valid[row] = targets.positions, targets.valid
+    self._make_room(length, batch)
     maps, hidden, embeddings, activations = self._salience_step(
         self.forward.params(), ids, padding, positions, valid
     )
@@ -287,6 +288,18 @@ class SalienceEngine:
         {name: maps[name][k, : kept.length] for name in self.methods}
         for k in range(len(masks))
     ]
+
+  def _make_room(self, length: int, batch: int) -> None:
+    """Drops old kept forward passes before a fresh call, so that they and
+    the call's own (about to be kept) fit the budget together: evicting only
+    afterwards would let the peak reach the budget plus a whole call."""
+    layout = self._layouts.get(length)
+    if layout is None:  # Not compiled yet: its size is unknown.
+      return
+    coming = batch * sum(int(np.prod(shape)) * np.dtype(dtype).itemsize
+                         for shape, dtype in layout.activation_avals)
+    while self._kept and self.kept_bytes + coming > self._kept_bytes:
+      self._kept.popitem(last=False)
 
   def _keep(self, ids, kept: _KeptForward) -> None:
     self._kept[ids] = kept

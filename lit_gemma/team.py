@@ -15,7 +15,8 @@ Prompt length is bounded by `--max_length` (400, in models.py).
 from __future__ import annotations
 
 import io
-import os
+
+from lit_gemma import datafiles
 
 # LIT endpoints that load models or datasets or touch datapoint files.
 BLOCKED_ENDPOINTS = ("/create_dataset", "/create_model", "/load_datapoints",
@@ -72,6 +73,8 @@ def _too_large(size: str, limit: int) -> str:
 def inside(folder: str, relative_path: str) -> bool:
   """Whether `folder`/`relative_path`, symlinks and `..` resolved, stays in
   `folder` (the static-file check LIT's prefix test gets wrong)."""
-  root = os.path.realpath(folder)
-  target = os.path.realpath(os.path.join(root, relative_path.lstrip("/")))
-  return target == root or target.startswith(root + os.sep)
+  try:
+    datafiles.resolve_under(relative_path.lstrip("/"), folder)
+  except datafiles.DataError:
+    return False
+  return True

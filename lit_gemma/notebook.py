@@ -178,11 +178,13 @@ def load_model(source: str = "embedded", precision: str = "float32"):
   does: compiled programs kept on disk for the next kernel, no start-up
   chatter of the native libraries in the cell, a bad source as one line
   (StartError)."""
-  lm_lib, _, _, _, compilation = server.import_model_stack()
+  *_, compilation = server.import_model_stack()
   compilation.enable_persistent_cache()
   try:
     with server.native_chatter_dropped():
-      return lm_lib.GemmaLM.load(source, precision=precision)
+      config = server.ServerConfig(models=(("model", source),),
+                                   precision=precision)
+      return server.load_models(config)["model"]
   except server.user_errors() as e:
     raise StartError(str(e)) from None
 

@@ -8,10 +8,12 @@ from absl import app
 from absl import flags
 from lit_nlp import server_flags
 
+from lit_gemma import cli_flags
 from lit_gemma import server
 
+cli_flags.define_flags()
 # --helpshort lists lit-gemma's flags and LIT's server flags.
-flags.adopt_module_key_flags(server)
+flags.adopt_module_key_flags(cli_flags)
 flags.adopt_module_key_flags(server_flags)
 
 if __name__ == "__main__":

@@ -21,11 +21,14 @@ from typing import Any
 
 import yaml
 
+from lit_gemma import fields
+from lit_gemma import errors
+
 # Blank-only files count as empty: an empty table is always a mistake.
 EMPTY_FILE = "empty file: no examples (an empty dataset is an error)"
 
 
-class DataError(ValueError):
+class DataError(errors.UserError):
   """Bad input data; `str()` is one line: `file:LINE: message`."""
 
   def __init__(
@@ -228,7 +231,7 @@ def read_txt(path: str, text: str) -> Iterator[Row]:
     if not line.strip():
       continue
     count += 1
-    yield Row(path, number, {"prompt": unescape(line)})
+    yield Row(path, number, {fields.PROMPT: unescape(line)})
   if not count:
     raise DataError(path, EMPTY_FILE)
 

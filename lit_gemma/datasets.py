@@ -36,6 +36,7 @@ from absl import logging
 from lit_nlp.api import dataset as lit_dataset
 from lit_nlp.api import types as lit_types
 
+from lit_gemma import fields
 from lit_gemma import templates
 from lit_gemma.datafiles import DataError
 from lit_gemma.datafiles import Row
@@ -66,12 +67,12 @@ DEFAULT_DATASETS = [f"{n}:{BUNDLED_DIR / f}" for n, f in BUNDLED_FILES.items()]
 
 TEMPLATE_FORMATS = (".json", ".yaml", ".yml")
 FORMATS = (".jsonl", ".csv", ".txt") + TEMPLATE_FORMATS
-REQUIRED_FIELD = "prompt"
-OPTIONAL_FIELDS = ("response", "source")  # In the spec only when given.
+REQUIRED_FIELD = fields.PROMPT
+OPTIONAL_FIELDS = (fields.RESPONSE, fields.SOURCE)  # In the spec only when given.
 CATEGORY_MAX_CHARS = 60
 # `target_mask` is an input of the salience model: a dataset column of that
 # name would be sent to it. LIT keeps `_id`, `_meta` and friends.
-RESERVED_FIELDS = ("target_mask",)
+RESERVED_FIELDS = (fields.TARGET_MASK,)
 
 Spec = lit_types.Spec
 JsonDict = lit_types.JsonDict
@@ -102,12 +103,7 @@ class PromptDataset(lit_dataset.Dataset):
 
 def core_spec() -> Spec:
   """The fields every format shares (response and source when present)."""
-  return {
-      "prompt": lit_types.TextSegment(),
-      "target": lit_types.TextSegment(required=False),
-      "response": lit_types.TextSegment(required=False),
-      "source": lit_types.CategoryLabel(required=False),
-  }
+  return fields.dataset_spec()
 
 
 def from_rows(rows: Iterable[Row]) -> tuple[list[JsonDict], Spec]:
@@ -128,9 +124,9 @@ def from_rows(rows: Iterable[Row]) -> tuple[list[JsonDict], Spec]:
 
   examples: list[JsonDict] = [{} for _ in rows]
   for row, example in zip(rows, examples):
-    example["prompt"] = _text(row, REQUIRED_FIELD, required=True)
-    example["target"] = _text(row, "target")
-  spec = {"prompt": core_spec()["prompt"], "target": core_spec()["target"]}
+    example[fields.PROMPT] = _text(row, REQUIRED_FIELD, required=True)
+    example[fields.TARGET] = _text(row, fields.TARGET)
+  spec = fields.input_spec()
   for field in OPTIONAL_FIELDS:
     if field in present:
       spec[field] = core_spec()[field]

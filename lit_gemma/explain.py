@@ -1,10 +1,10 @@
 """Explain one (prompt, target) without the UI: which prompt words, sentences
 or lines drove the target, as numbers, coloured HTML or a matplotlib figure.
 
-The numbers come from the LIT salience model itself (models.SalienceModel,
-given the target mask the UI would send), so they equal what the Sequence
-Salience module shows; segments.py groups and sums them as the UI does and
-render.py colours them as the UI does.
+The numbers come from `GemmaLM.salience`, the path the LIT salience model
+takes for the target mask the UI would send, so they equal what the
+Sequence Salience module shows; segments.py groups and sums them as the UI
+does and render.py colours them as the UI does.
 
     exp = explain.explain(lm, "Water is made of", " hydrogen and oxygen.",
                           span=" oxygen")
@@ -18,8 +18,8 @@ import dataclasses
 
 import numpy as np
 
+from lit_gemma import errors
 from lit_gemma import lm as lm_lib
-from lit_gemma import models
 from lit_gemma import render
 from lit_gemma import segments as segments_lib
 
@@ -29,7 +29,7 @@ DEFAULT_METHOD = "grad_l2"  # the UI's first choice
 Span = str | tuple[int, int] | None
 
 
-class ExplainError(ValueError):
+class ExplainError(errors.UserError):
   """Input explain() refuses; the message is one line for the user."""
 
 
@@ -171,21 +171,17 @@ def explain(lm: lm_lib.GemmaLM, prompt: str, target: str, *,
     methods: salience methods to compute; default: all the engine computes.
 
   Raises:
-    ExplainError (a ValueError) or models.RequestError (too many tokens),
-    with a one-line message.
+    ExplainError, a `UserError` with a one-line message.
   """
   if not target:
     raise ExplainError("target is empty: give the text to explain after "
                        "the prompt")
-  settings = models.GroupSettings()
-  try:
-    salience = models.SalienceModel(lm, settings,
-                                    methods or lm.engine.methods)
-  except ValueError as e:
-    raise ExplainError(str(e)) from None
-  example = {models.PROMPT: prompt, models.TARGET: target}
-  tokens = models.TokenizerModel(lm, settings).predict_minibatch(
-      [example])[0][models.TOKENS]
+  names = tuple(methods or lm.engine.methods)
+  unknown = sorted(set(names) - set(lm.engine.methods))
+  if unknown or not names:
+    raise ExplainError(f"unknown salience method(s) {unknown or list(names)};"
+                       f" known: {sorted(lm.engine.methods)}")
+  tokens = lm.shown_tokens(prompt, target)
   # As the salience model's default mask: the target is what follows the
   # prompt's own tokens.
   prompt_tokens = min(len(lm.encode(prompt)) - 1, len(tokens))
@@ -196,9 +192,8 @@ def explain(lm: lm_lib.GemmaLM, prompt: str, target: str, *,
   start, end = _span_tokens(tokens, prompt, target, prompt_tokens, span)
   mask = np.zeros(len(tokens), np.float32)
   mask[start:end] = 1
-  out = salience.predict_minibatch(
-      [example | {models.TARGET_MASK: mask.tolist()}])[0]
+  out = lm.salience(prompt, target, target_mask=mask)
   return Explanation(
-      prompt=prompt, target=target, tokens=list(out[models.TOKENS]),
-      scores={m: np.asarray(out[m], np.float32) for m in salience.methods},
+      prompt=prompt, target=target, tokens=list(out.tokens),
+      scores={m: np.asarray(out.scores[m], np.float32) for m in names},
       target_mask=mask, prompt_tokens=prompt_tokens)

@@ -1,5 +1,11 @@
 """One loaded Gemma, shared by the LIT wrappers, the notebook and the CLI:
-tokenization, greedy generation, mean embeddings and the salience engine.
+tokenization, greedy generation, salience and scores of a (prompt, target),
+and mean embeddings.
+
+The rule every front end must share lives here: the model is given BOS
+first, but BOS is never a target and is never shown, so a target mask is
+aligned to the tokens of prompt + target *after* BOS, and without one the
+target is every token after the prompt's own.
 
 Tokenization runs the model's own SentencePiece proto through the
 `sentencepiece` library directly (the same ids keras-hub's tokenizer gives,
@@ -10,16 +16,17 @@ compiles anything.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Sequence
 
-import lit_gemma  # noqa: F401  (selects the JAX backend before Keras)
 import jax.numpy as jnp
 import keras
 import keras_hub
 import numpy as np
 import sentencepiece
 
+from lit_gemma import errors
 from lit_gemma import sources
 from lit_gemma import tokens as tokens_lib
 from lit_gemma.salience import buckets
@@ -30,6 +37,37 @@ END_OF_TURN = "<end_of_turn>"
 # 262k-row output projection is read once per step, whatever the rows), so
 # more rows cost little until compute dominates.
 GENERATION_ROWS = (1, 4, 16)
+Span = tuple[int, int]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TokenSalience:
+  """Salience of prompt + target for one target mask, as the UI shows it.
+
+  Attributes:
+    tokens: display tokens of prompt + target, BOS left out.
+    scores: method name -> one float32 score per token.
+    target_mask: 1.0 for each explained token, else 0.0.
+    prompt_tokens: how many of `tokens` belong to the prompt (the default
+      target starts there).
+  """
+
+  tokens: list[str]
+  scores: dict[str, np.ndarray]
+  target_mask: np.ndarray
+  prompt_tokens: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SalienceRequest:
+  """One (prompt, target) to explain, with the target tokens to explain:
+  `target_mask` over the shown tokens, or `span`, a (start, end) range of
+  the target's own tokens; neither: the whole target."""
+
+  prompt: str
+  target: str = ""
+  target_mask: Sequence[float] | None = None
+  span: Span | None = None
 
 
 class _GreedyUpTo(keras_hub.samplers.GreedySampler):
@@ -61,10 +99,23 @@ class GemmaLM:
   """
 
   def __init__(self, causal_lm, source: sources.ModelSource | None = None,
-               **engine_options):
+               *, kept_bytes: int = 2 << 30, max_batch: int = 8,
+               generation_rows: int = GENERATION_ROWS[-1]):
+    """Wraps a loaded keras-hub causal LM.
+
+    Args:
+      causal_lm: a keras-hub Gemma causal LM with its preprocessor.
+      source: where it came from (None: built in memory).
+      kept_bytes: most memory the salience engine keeps for recent texts.
+      max_batch: most texts per compiled salience call.
+      generation_rows: most prompts per compiled generation call.
+    """
     self.causal_lm = causal_lm
     self.source = source
-    self.identity = source.identity if source else f"in-memory:{id(causal_lm)}"
+    # A stable name of the weights for on-disk caches; a model built in
+    # memory has none (an object's address can repeat in another process).
+    self.identity = source.identity if source else None
+    self.generation_rows = max(int(generation_rows), 1)
     tokenizer = causal_lm.preprocessor.tokenizer
     self._sp = sentencepiece.SentencePieceProcessor(
         model_proto=tokenizer.proto)
@@ -76,7 +127,8 @@ class GemmaLM:
     if self._sp.id_to_piece(end_of_turn) == END_OF_TURN:
       self.stop_ids += (int(end_of_turn),)
     self.engine = engine_lib.SalienceEngine(
-        causal_lm.backbone, pad_id=self.pad_id, **engine_options)
+        causal_lm.backbone, pad_id=self.pad_id, kept_bytes=kept_bytes,
+        max_batch=max_batch)
     self._generate = None
     self._generate_max_new = None
     self._table = np.asarray(causal_lm.backbone.token_embedding.embeddings
@@ -85,6 +137,7 @@ class GemmaLM:
 
   @classmethod
   def load(cls, spec: str, precision: str = "float32", **kwargs) -> "GemmaLM":
+    """Loads a model source (see sources.py); `kwargs` as for __init__."""
     causal_lm, source = sources.load_causal_lm(spec, dtype=precision)
     return cls(causal_lm, source, **kwargs)
 
@@ -102,6 +155,90 @@ class GemmaLM:
     return tokens_lib.display_tokens(
         [self._sp.id_to_piece(int(i)) for i in ids])
 
+  def text_ids(self, prompt: str, target: str = "",
+               max_length: int | None = None) -> list[int]:
+    """Ids of prompt + target with BOS; RequestError over `max_length`."""
+    ids = self.encode(prompt + (target or ""))
+    if max_length is not None and len(ids) > max_length:
+      raise errors.RequestError(
+          f"prompt + target is {len(ids)} tokens, over the limit of "
+          f"{max_length} (--max_length)")
+    return ids
+
+  def shown_tokens(self, prompt: str, target: str = "",
+                   max_length: int | None = None) -> list[str]:
+    """The tokens of prompt + target the UI shows (BOS left out)."""
+    return self.token_strings(self.text_ids(prompt, target, max_length)[1:])
+
+  # ---------------------------------------------------------- salience
+
+  def _shown_mask(self, request: SalienceRequest, ids: list[int]
+                  ) -> tuple[np.ndarray, int]:
+    """(mask over the shown tokens, prompt tokens shown) for `request`."""
+    shown = len(ids) - 1
+    prompt_tokens = min(len(self.encode(request.prompt)) - 1, shown)
+    if request.target_mask is not None and len(request.target_mask):
+      if request.span is not None:
+        raise errors.RequestError("give a target_mask or a span, not both")
+      mask = np.asarray(request.target_mask, np.float32).reshape(-1)
+      if mask.shape[0] != shown:
+        raise errors.RequestError(
+            f"target_mask has {mask.shape[0]} entries but prompt + target "
+            f"has {shown} tokens")
+      return mask, prompt_tokens
+    mask = np.zeros(shown, np.float32)
+    if request.span is None:
+      mask[prompt_tokens:] = 1
+      return mask, prompt_tokens
+    span = request.span
+    target_tokens = shown - prompt_tokens
+    if not (isinstance(span, (tuple, list)) and len(span) == 2 and all(
+        isinstance(i, (int, np.integer)) for i in span) and
+            0 <= span[0] < span[1] <= target_tokens):
+      raise errors.RequestError(
+          f"span {tuple(span) if isinstance(span, (tuple, list)) else span!r}"
+          f" is not a token range of the target's {target_tokens} tokens "
+          f"(0 <= start < end <= {target_tokens})")
+    mask[prompt_tokens + int(span[0]) : prompt_tokens + int(span[1])] = 1
+    return mask, prompt_tokens
+
+  def salience_ids(self, token_ids: Sequence[Sequence[int]],
+                   shown_masks: Sequence[Sequence[float]]
+                   ) -> list[dict[str, np.ndarray]]:
+    """Salience for token ids that start with BOS, each with a mask over
+    the tokens after BOS; the scores leave BOS out too."""
+    full = [np.concatenate([[0.0], np.asarray(m, np.float32)])
+            for m in shown_masks]
+    maps = self.engine.salience(token_ids, full)
+    return [{name: scores[1:] for name, scores in m.items()} for m in maps]
+
+  def salience_batch(self, requests: Sequence[SalienceRequest],
+                     max_length: int | None = None) -> list[TokenSalience]:
+    """Salience of several requests, batched in the engine's calls."""
+    ids = [self.text_ids(r.prompt, r.target, max_length) for r in requests]
+    masks = [self._shown_mask(r, i) for r, i in zip(requests, ids)]
+    maps = self.salience_ids(ids, [m for m, _ in masks])
+    return [TokenSalience(self.token_strings(i[1:]), m, mask, prompt_tokens)
+            for i, m, (mask, prompt_tokens) in zip(ids, maps, masks)]
+
+  def salience(self, prompt: str, target: str = "", *,
+               target_mask: Sequence[float] | None = None,
+               span: Span | None = None,
+               max_length: int | None = None) -> TokenSalience:
+    """Salience of `prompt` + `target` for the target tokens explained:
+    `target_mask` (over the shown tokens), `span` (a (start, end) range of
+    the target's tokens) or, with neither, the whole target."""
+    return self.salience_batch(
+        [SalienceRequest(prompt, target, target_mask, span)], max_length)[0]
+
+  def score(self, prompt: str, target: str,
+            max_length: int | None = None) -> np.ndarray:
+    """log p(token | everything before it) for each target token, through
+    the salience engine's forward pass (their sum is minus its loss)."""
+    ids = self.text_ids(prompt, target, max_length)
+    first = len(self.encode(prompt))
+    return self.engine.target_log_probs(ids, range(first, len(ids)))
+
   # -------------------------------------------------------- generation
 
   def generate_ids(self, prompts: Sequence[Sequence[int]],
@@ -114,7 +251,7 @@ class GemmaLM:
     """
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     results: list[list[int]] = [[] for _ in prompts]
-    most = GENERATION_ROWS[-1]
+    most = self.generation_rows
     for start in range(0, len(order), most):
       chunk = order[start : start + most]
       for i, ids in zip(chunk, self._generate_rows(
@@ -125,7 +262,8 @@ class GemmaLM:
   def _generate_rows(self, prompts, max_new_tokens: int) -> list[list[int]]:
     longest = max(len(p) for p in prompts)
     length = buckets.sequence_bucket(longest + max_new_tokens)
-    rows = next(r for r in GENERATION_ROWS if r >= len(prompts))
+    rows = next(r for r in sorted({*GENERATION_ROWS, self.generation_rows})
+                if r >= len(prompts))
     token_ids, padding = buckets.pad_rows(prompts, rows, length, self.pad_id)
     with self._lock:
       if self._generate_max_new != max_new_tokens:

@@ -15,38 +15,25 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-import numpy as np
 from lit_nlp.api import model as lit_model
 from lit_nlp.api import types as lit_types
 
+from lit_gemma import errors
+from lit_gemma import fields
 from lit_gemma import lm as lm_lib
 from lit_gemma import response_cache as response_cache_lib
+from lit_gemma.fields import PROMPT
+from lit_gemma.fields import PROMPT_EMBEDDINGS
+from lit_gemma.fields import RESPONSE
+from lit_gemma.fields import RESPONSE_EMBEDDINGS
+from lit_gemma.fields import TARGET
+from lit_gemma.fields import TARGET_MASK
+from lit_gemma.fields import TOKENS
 from lit_gemma.salience import methods as methods_lib
 
-PROMPT = "prompt"
-TARGET = "target"
-RESPONSE = "response"
-TOKENS = "tokens"
-TARGET_MASK = "target_mask"
-PROMPT_EMBEDDINGS = "prompt_embeddings"
-RESPONSE_EMBEDDINGS = "response_embeddings"
-
-INPUT_SPEC: lit_types.Spec = {
-    PROMPT: lit_types.TextSegment(),
-    TARGET: lit_types.TextSegment(required=False),
-}
-
-
-def salience_name(name: str) -> str:
-  return f"_{name}_salience"
-
-
-def tokenizer_name(name: str) -> str:
-  return f"_{name}_tokenizer"
-
-
-class RequestError(ValueError):
-  """A request the model refuses; the message is for the user."""
+RequestError = errors.RequestError
+salience_name = fields.salience_name
+tokenizer_name = fields.tokenizer_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +44,10 @@ class GroupSettings:
     max_length: most tokens (prompt + target, BOS included) a request may
       have; longer ones are refused with the count and the limit.
     max_new_tokens: most tokens generated per response.
-    batch_size: most examples per compiled call.
+    batch_size: most examples LIT hands the tokenizer and salience models
+      per call (the engine's own batches are set when the model loads).
+    generation_batch_size: most prompts LIT hands the generation model per
+      call.
     embeddings: whether generation also returns mean prompt and response
       embeddings (for LIT's embedding projector).
   """
@@ -65,6 +55,7 @@ class GroupSettings:
   max_length: int = 1024
   max_new_tokens: int = 64
   batch_size: int = 8
+  generation_batch_size: int = 16
   embeddings: bool = True
 
 
@@ -83,21 +74,14 @@ class _GroupMember(lit_model.BatchedModel):
     return None  # needs a loaded model: not creatable from the UI
 
   def input_spec(self) -> lit_types.Spec:
-    return dict(INPUT_SPEC)
+    return fields.input_spec()
 
   def description(self) -> str:
     source = self.lm.source.spec if self.lm.source else "in-memory model"
     return f"{type(self).__name__} over {source}"
 
-  def _ids(self, example) -> list[int]:
-    """Token ids of prompt + target after BOS, refused if over max_length."""
-    text = example.get(PROMPT, "") + (example.get(TARGET) or "")
-    ids = self.lm.encode(text)
-    if len(ids) > self.settings.max_length:
-      raise RequestError(
-          f"prompt + target is {len(ids)} tokens, over the limit of "
-          f"{self.settings.max_length} (--max_length)")
-    return ids
+  def _text(self, example) -> tuple[str, str]:
+    return example.get(PROMPT, ""), example.get(TARGET) or ""
 
 
 class GenerationModel(_GroupMember):
@@ -111,7 +95,7 @@ class GenerationModel(_GroupMember):
   def max_minibatch_size(self) -> int:
     # Decoding is memory-bound: a full generation call costs about what one
     # row does, so hand the model as many rows as it generates at once.
-    return max(self.settings.batch_size, lm_lib.GENERATION_ROWS[-1])
+    return self.settings.generation_batch_size
 
   def _generation_settings(self) -> dict:
     return {"max_new_tokens": self.settings.max_new_tokens,
@@ -119,8 +103,10 @@ class GenerationModel(_GroupMember):
 
   def _responses(self, prompts: list[str]) -> list[str]:
     settings = self._generation_settings()
-    cached = ([None] * len(prompts) if self.response_cache is None else
-              self.response_cache.get_many(self.lm.identity, prompts, settings))
+    # A model built in memory has no stable identity to key a disk cache.
+    persistent = self.response_cache is not None and self.lm.identity
+    cached = (self.response_cache.get_many(self.lm.identity, prompts, settings)
+              if persistent else [None] * len(prompts))
     todo = [i for i, r in enumerate(cached) if r is None]
     if todo:
       limit = self.settings.max_length - self.settings.max_new_tokens
@@ -137,7 +123,7 @@ class GenerationModel(_GroupMember):
       fresh = [self.lm.decode(ids) for ids in new_ids]
       for i, text in zip(todo, fresh):
         cached[i] = text
-      if self.response_cache is not None:
+      if persistent:
         self.response_cache.put_many(
             self.lm.identity, [prompts[i] for i in todo], fresh, settings)
     return cached
@@ -171,7 +157,8 @@ class TokenizerModel(_GroupMember):
   """Tokens of prompt + target, as the salience model will score them."""
 
   def predict_minibatch(self, inputs: list[dict]) -> list[dict]:
-    return [{TOKENS: self.lm.token_strings(self._ids(ex)[1:])}
+    return [{TOKENS: self.lm.shown_tokens(*self._text(ex),
+                                          self.settings.max_length)}
             for ex in inputs]
 
   def output_spec(self) -> lit_types.Spec:
@@ -197,29 +184,14 @@ class SalienceModel(_GroupMember):
     return super().input_spec() | {
         TARGET_MASK: lit_types.TokenScores(align="", required=False)}
 
-  def _mask(self, example, ids: list[int]) -> np.ndarray:
-    """The mask over `ids` (BOS first, never a target)."""
-    mask = np.zeros(len(ids), np.float32)
-    given = example.get(TARGET_MASK)
-    if given is None or len(given) == 0:
-      mask[len(self.lm.encode(example.get(PROMPT, ""))):] = 1
-    elif len(given) != len(ids) - 1:
-      raise RequestError(
-          f"target_mask has {len(given)} entries but prompt + target has "
-          f"{len(ids) - 1} tokens")
-    else:
-      mask[1:] = given
-    return mask
-
   def predict_minibatch(self, inputs: list[dict]) -> list[dict]:
-    ids = [self._ids(ex) for ex in inputs]
-    masks = [self._mask(ex, i) for ex, i in zip(inputs, ids)]
-    maps = self.lm.engine.salience(ids, masks)
-    return [
-        {TOKENS: self.lm.token_strings(i[1:])}
-        | {name: m[name][1:].tolist() for name in self.methods}
-        for i, m in zip(ids, maps)
-    ]
+    requests = [lm_lib.SalienceRequest(*self._text(ex),
+                                       target_mask=ex.get(TARGET_MASK))
+                for ex in inputs]
+    results = self.lm.salience_batch(requests, self.settings.max_length)
+    return [{TOKENS: r.tokens} | {name: r.scores[name].tolist()
+                                   for name in self.methods}
+            for r in results]
 
   def output_spec(self) -> lit_types.Spec:
     return {TOKENS: lit_types.Tokens(parent="")} | {

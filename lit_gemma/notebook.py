@@ -1,9 +1,9 @@
 """The lit-gemma UI inline in a notebook (Colab or Jupyter).
 
-`show()` builds the app with `server.build_app` from a `ServerConfig`, so a
-notebook serves exactly what `launch.py` serves, and renders it in the cell.
-Where LIT's own `LitWidget` falls short, this widget:
-  - serves on `server.make_server` (a thread per request), so a long
+`show()` builds the app with `app_builder.build_app` from a `ServerConfig`,
+so a notebook serves exactly what `launch.py` serves, and renders it in the
+cell. Where LIT's own `LitWidget` falls short, this widget:
+  - serves on `serving.make_server` (a thread per request), so a long
     generation for the data table does not freeze the page;
   - stops at once: `stop()` returns in a fraction of a second with the port
     closed, rather than waiting for a request to time out (about 30 s);
@@ -30,13 +30,18 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lit_gemma import config as config_lib
 from lit_gemma import datasets as datasets_lib
+from lit_gemma import errors
+from lit_gemma import loading
+from lit_gemma import native_logs
+from lit_gemma import serving
 
 with warnings.catch_warnings():
   # LIT imports tqdm's notebook bar, which warns without ipywidgets; no
   # bar is drawn here.
   warnings.filterwarnings("ignore", message="IProgress not found")
-  from lit_gemma import server  # pylint: disable=g-import-not-at-top
+  from lit_gemma import app_builder  # pylint: disable=g-import-not-at-top
 
 DEFAULT_HEIGHT = 800
 # How often the serving loop checks for `stop()`: the most `stop()` waits.
@@ -45,8 +50,9 @@ PORT_PLACEHOLDER = "%PORT%"
 # LIT's widget reads a default proxy URL from this variable; so does ours.
 PROXY_URL_ENV = "LIT_PROXY_URL"
 
+PROG = config_lib.PROG
 _CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(
-    server.ServerConfig))
+    config_lib.ServerConfig))
 _live: set["Widget"] = set()
 
 
@@ -55,7 +61,7 @@ class StartError(RuntimeError):
   way `launch.py` prints one line, rather than a traceback."""
 
   def _render_traceback_(self) -> list[str]:
-    return [f"{server.PROG}: {self}"]
+    return [f"{PROG}: {self}"]
 
 
 def in_colab() -> bool:
@@ -95,7 +101,7 @@ class Widget:
     self.height = height
     self.proxy_url = proxy_url
     _quiet_request_log()
-    self._server = server.make_server(app, host, port)
+    self._server = serving.make_server(app, host, port)
     self.port = self._server.port
     shown = f"[{host}]" if ":" in host else host
     self.url = f"http://{shown}:{self.port}/"
@@ -123,9 +129,9 @@ class Widget:
     src = html.escape(self.frame_url(), quote=True)
     return (
         f'<iframe src="{src}" width="100%" height="{height or self.height}" '
-        f'frameborder="0" title="{server.PROG}"></iframe>'
+        f'frameborder="0" title="{PROG}"></iframe>'
         f'<div><a href="{src}" target="_blank" rel="noopener">'
-        f'Open {server.PROG} in a new tab</a></div>')
+        f'Open {PROG} in a new tab</a></div>')
 
   def render(self, height: int | None = None, new_tab: bool = False) -> None:
     """Shows the UI in the current cell's output (or, in Colab with
@@ -161,7 +167,7 @@ class Widget:
 
   def __repr__(self) -> str:
     state = f"serving {self.url}" if self.serving else "stopped"
-    return f"<{server.PROG} widget, {state}>"
+    return f"<{PROG} widget, {state}>"
 
 
 def stop_all() -> None:
@@ -178,14 +184,14 @@ def load_model(source: str = "embedded", precision: str = "float32"):
   does: compiled programs kept on disk for the next kernel, no start-up
   chatter of the native libraries in the cell, a bad source as one line
   (StartError)."""
-  *_, compilation = server.import_model_stack()
-  compilation.enable_persistent_cache()
   try:
-    with server.native_chatter_dropped():
-      config = server.ServerConfig(models=(("model", source),),
-                                   precision=precision)
-      return server.load_models(config)["model"]
-  except server.user_errors() as e:
+    if precision not in loading.PRECISIONS:
+      raise errors.ConfigError(f"precision={precision!r}: expected one of "
+                               f"{', '.join(loading.PRECISIONS)}")
+    with native_logs.native_chatter_dropped():
+      return loading.load_model(source, loading.ModelSettings(
+          precision=precision))
+  except errors.UserError as e:
     raise StartError(str(e)) from None
 
 
@@ -193,7 +199,7 @@ def _pairs(value: Mapping[str, str] | Sequence[Any] | str, what: str
            ) -> tuple[tuple[str, str], ...]:
   """{name: source} or [(name, source)] or "NAME:SOURCE,..." -> pairs."""
   if isinstance(value, str):
-    parse = (server.parse_models_flag if what == "models"
+    parse = (config_lib.parse_models_flag if what == "models"
              else datasets_lib.parse_datasets_flag)
     return tuple(parse(value))
   if isinstance(value, Mapping):
@@ -201,7 +207,7 @@ def _pairs(value: Mapping[str, str] | Sequence[Any] | str, what: str
   pairs = tuple(tuple(p) for p in value)
   for pair in pairs:
     if len(pair) != 2:
-      raise server.ConfigError(f"{what}: {pair!r} is not a (name, value) pair")
+      raise errors.ConfigError(f"{what}: {pair!r} is not a (name, value) pair")
   return pairs
 
 
@@ -210,7 +216,7 @@ def _models_of(lms: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
   pairs = []
   for name, lm in lms.items():
     if getattr(lm, "source", None) is None:
-      raise server.ConfigError(
+      raise errors.ConfigError(
           f"lms[{name!r}] has no source; also pass models={{{name!r}: "
           f"SOURCE}}")
     pairs.append((name, lm.source.spec))
@@ -218,20 +224,20 @@ def _models_of(lms: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
 
 
 def config(models=None, datasets=None, *, lms: Mapping[str, Any] | None = None,
-           **settings) -> server.ServerConfig:
+           **settings) -> config_lib.ServerConfig:
   """The `ServerConfig` `show` serves: models default to `lms`' names and
   sources (else gemma:embedded), the port to a free one."""
   unknown = sorted(set(settings) - _CONFIG_FIELDS)
   if unknown:
-    raise server.ConfigError(
+    raise errors.ConfigError(
         f"unknown setting {unknown[0]!r}; settings are "
         f"{', '.join(sorted(_CONFIG_FIELDS - {'models', 'datasets'}))}")
   if models is None:
-    models = _models_of(lms) if lms else server.DEFAULT_MODELS[0]
+    models = _models_of(lms) if lms else config_lib.DEFAULT_MODELS[0]
   if datasets is not None:
     settings["datasets"] = _pairs(datasets, "datasets")
   settings.setdefault("port", 0)
-  return server.ServerConfig(models=_pairs(models, "models"), **settings)
+  return config_lib.ServerConfig(models=_pairs(models, "models"), **settings)
 
 
 def show(models=None, datasets=None, *, lms: Mapping[str, Any] | None = None,
@@ -260,11 +266,12 @@ def show(models=None, datasets=None, *, lms: Mapping[str, Any] | None = None,
     StartError: bad settings, data or model source (one line).
   """
   try:
-    serving = config(models, datasets, lms=lms, **settings)
-    app = server.build_app(serving, lms=lms, response_cache=response_cache)
-    widget = Widget(app, host=serving.host, port=serving.port,
+    served = config(models, datasets, lms=lms, **settings)
+    app = app_builder.build_app(served, lms=lms,
+                                response_cache=response_cache)
+    widget = Widget(app, host=served.host, port=served.port,
                     height=height, proxy_url=proxy_url)
-  except server.user_errors() as e:
+  except errors.UserError as e:
     raise StartError(str(e)) from None
   if render:
     widget.render()

@@ -27,10 +27,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lit_gemma import errors
+from lit_gemma import fields
+
 SPM_SPACE = "▁"
 GRANULARITIES = ("token", "word", "sentence", "line", "paragraph")
-PROMPT = "prompt"
-TARGET = "target"
+PROMPT = fields.PROMPT
+TARGET = fields.TARGET
 
 # JavaScript's `\s`, which differs from Python's (no \x1c-\x1f or \x85; \ufeff).
 _SPACE = ("\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
@@ -46,7 +49,7 @@ _LINE_BREAK = re.compile("\n+")
 _PARAGRAPH_BREAK = re.compile("\n\n+")
 
 
-class GranularityError(ValueError):
+class GranularityError(errors.UserError):
   """An unknown granularity name."""
 
 

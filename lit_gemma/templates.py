@@ -30,6 +30,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lit_gemma import fields
 from lit_gemma.datafiles import DataError
 from lit_gemma.datafiles import Row
 from lit_gemma.datafiles import read_csv
@@ -49,7 +50,7 @@ DEFAULT_EXAMPLE_SEPARATOR = "\n\n"
 ROWS_FILE_FORMATS = (".csv", ".jsonl")
 
 # Fields a rendered datapoint sets itself; rows and `fields` may not set them.
-_RESERVED = ("prompt", "template_id")
+_RESERVED = (fields.PROMPT, fields.TEMPLATE_ID)
 _KEYS = (
     "id", "template", "examples", "example_template", "example_separator",
     "chat", "fields", "rows", "rows_file",
@@ -165,7 +166,7 @@ def _parse(path: str, index: int, entry: Any) -> Template:
     )
   if "id" not in entry:
     hint = ""
-    if "prompt" in entry and "template" not in entry:
+    if fields.PROMPT in entry and "template" not in entry:
       hint = " (prompt records go in a .jsonl file, one object a line)"
     raise fail(f"missing required field 'id'{hint}", "id")
   if not isinstance(entry["id"], str) or not entry["id"]:
@@ -343,8 +344,8 @@ def _render_row(template: Template, row: Row) -> Row:
     prompt = template.render(row.data)
   except UndefinedVariableError as e:
     raise located.error(str(e), e.names[0]) from None
-  data = {"template_id": template.id}
+  data = {fields.TEMPLATE_ID: template.id}
   data.update(template.fields)
   data.update(row.data)
-  data["prompt"] = prompt
+  data[fields.PROMPT] = prompt
   return Row(row.path, row.line, data, context)

@@ -35,6 +35,9 @@ from http_helpers import assert_short_error
 from http_helpers import new_input
 from http_helpers import ok
 from http_helpers import request
+from lit_gemma import config as config_lib
+from lit_gemma import lit_app
+from lit_gemma import loading
 from lit_gemma import paths
 from lit_gemma import server
 from lit_gemma import startup
@@ -188,9 +191,9 @@ def test_deploy_dry_run_options():
 def test_salience_memory_flag_bounds_the_kept_texts(tiny_presets):
   # deploy.sh --lit-flags "--salience_cache_mb=N" trades span-change speed
   # for memory; the default would keep both texts.
-  config = server.ServerConfig(models=(("t", str(tiny_presets["gemma"])),),
-                               salience_cache_mb=0)
-  (lm,) = server.load_models(config).values()
+  (lm,) = loading.load_models((("t", str(tiny_presets["gemma"])),),
+                              loading.ModelSettings(salience_cache_mb=0)
+                              ).values()
   for text in ("one text to explain", "and another one"):
     ids = lm.encode(text)
     lm.engine.salience([ids], [[0.0] * (len(ids) - 1) + [1.0]])
@@ -216,7 +219,7 @@ def test_wsgi_app_takes_flags_from_the_environment(monkeypatch):
 
 def test_failed_start_answers_500_in_one_line():
   def build():
-    raise server.ConfigError("--models: no such model")
+    raise config_lib.ConfigError("--models: no such model")
 
   app = startup.StartingApp(build)
   assert not app.wait_ready(timeout=30)
@@ -376,8 +379,8 @@ def test_error_gives_the_browser_an_id_and_the_log_the_traceback(served):
     urllib.request.urlopen(req, timeout=60)
   text = answer.value.read().decode()
   assert answer.value.code == 500
-  assert_short_error(text, server.INTERNAL_ERROR)
-  request_id = answer.value.headers[server.REQUEST_ID_HEADER]
+  assert_short_error(text, lit_app.INTERNAL_ERROR)
+  request_id = answer.value.headers[lit_app.REQUEST_ID_HEADER]
   assert text.endswith(f"(request id {request_id})")
   log = served.log.read_text()
   assert f"/get_preds failed [request {request_id}]" in log

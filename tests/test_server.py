@@ -33,8 +33,14 @@ from http_helpers import free_port
 from http_helpers import new_input
 from http_helpers import ok
 from http_helpers import request
+from lit_gemma import app_builder
+from lit_gemma import cli_flags
+from lit_gemma import config as config_lib
 from lit_gemma import layouts
+from lit_gemma import serving
 from lit_gemma import server
+
+cli_flags.define_flags()  # As launch.py does before parsing.
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 LAUNCH = str(ROOT / "launch.py")
@@ -64,7 +70,7 @@ class _Served:
 
   def __init__(self, app):
     self.app = app
-    self._server = server.make_server(app, "127.0.0.1", 0)
+    self._server = serving.make_server(app, "127.0.0.1", 0)
     self.url = f"http://127.0.0.1:{self._server.port}"
     self._thread = threading.Thread(target=self._server.serve_forever,
                                     daemon=True)
@@ -77,7 +83,7 @@ class _Served:
 
 @contextlib.contextmanager
 def _served(config, **build_kw):
-  served = _Served(server.build_app(config, **build_kw))
+  served = _Served(app_builder.build_app(config, **build_kw))
   try:
     yield served
   finally:
@@ -109,12 +115,12 @@ def prompts_file(tmp_path_factory) -> pathlib.Path:
                       PROMPTS)
 
 
-def _config(preset, prompts_file, **kw) -> server.ServerConfig:
+def _config(preset, prompts_file, **kw) -> config_lib.ServerConfig:
   settings = dict(models=(("tiny", str(preset)),),
                   datasets=(("prompts", str(prompts_file)),),
                   max_length=MAX_LENGTH, max_new_tokens=MAX_NEW_TOKENS,
                   batch_size=2, warm_up=False)
-  return server.ServerConfig(**(settings | kw))
+  return config_lib.ServerConfig(**(settings | kw))
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +153,7 @@ def test_flags_fill_the_config():
           "--max_request_bytes=4096"]
   try:
     flags.FLAGS(argv)
-    config = server.ServerConfig.from_flags()
+    config = cli_flags.config_from_flags()
   finally:
     flags.FLAGS.unparse_flags()
   assert config.models == (("a", "embedded"), ("b", "/models/gemma.gguf"))
@@ -166,7 +172,7 @@ def test_flags_fill_the_config():
 def test_flag_defaults():
   try:
     flags.FLAGS(["launch.py"])
-    config = server.ServerConfig.from_flags()
+    config = cli_flags.config_from_flags()
   finally:
     flags.FLAGS.unparse_flags()
   assert config.models == (("gemma", "embedded"),)
@@ -201,16 +207,16 @@ def test_flag_defaults():
      "--max_request_bytes=10: must be a whole number >= 1024"),
 ])
 def test_bad_settings_are_refused_with_the_flag(kw, message):
-  with pytest.raises(server.ConfigError) as e:
-    server.ServerConfig(**kw)
+  with pytest.raises(config_lib.ConfigError) as e:
+    config_lib.ServerConfig(**kw)
   assert str(e.value).startswith(message)
 
 
 def test_models_flag_needs_name_and_source():
-  assert server.parse_models_flag("a:embedded, b : x.gguf") == (
+  assert config_lib.parse_models_flag("a:embedded, b : x.gguf") == (
       ("a", "embedded"), ("b", "x.gguf"))
-  with pytest.raises(server.ConfigError, match="'embedded' is not NAME:SOURCE"):
-    server.parse_models_flag("embedded")
+  with pytest.raises(config_lib.ConfigError, match="'embedded' is not NAME:SOURCE"):
+    config_lib.parse_models_flag("embedded")
 
 
 # ----------------------------------------------------- start-up errors

@@ -22,7 +22,6 @@ import collections
 import dataclasses
 import threading
 from collections.abc import Sequence
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -31,48 +30,16 @@ import numpy as np
 from lit_gemma.salience import buckets
 from lit_gemma.salience import forward as forward_lib
 from lit_gemma.salience import methods as methods_lib
+from lit_gemma.salience.vjp_layout import VjpLayout
 
 SalienceMap = dict[str, np.ndarray]
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class _VjpLayout:
-  """How to rebuild a VJP function from weights and kept activations.
-
-  `jax.vjp` returns a pytree whose leaves are the residuals of the forward
-  pass; many of them are the weight arrays themselves. Returning those from
-  a jitted function would copy every weight per kept text, so leaves that
-  are weights are recorded by position (`param_slots`, -1 for activations)
-  and supplied again from the live weights when the VJP is rebuilt.
-  Compared by identity: it is a static argument of the compiled span step.
-  """
-
-  treedef: Any
-  param_slots: tuple[int, ...]
-  activation_avals: tuple[tuple[tuple[int, ...], str], ...]
-
-  def rebuild(self, params, activations):
-    param_leaves = jax.tree_util.tree_leaves(params)
-    acts = iter(activations)
-    leaves = [
-        param_leaves[slot] if slot >= 0 else next(acts)
-        for slot in self.param_slots
-    ]
-    return jax.tree_util.tree_unflatten(self.treedef, leaves)
-
-  def same_structure(self, other: "_VjpLayout") -> bool:
-    return (
-        self.param_slots == other.param_slots
-        and self.activation_avals == other.activation_avals
-        and self.treedef.num_leaves == other.treedef.num_leaves
-    )
 
 
 @dataclasses.dataclass(eq=False)
 class _KeptForward:
   """One text's forward pass: enough to serve any new target mask."""
 
-  layout: _VjpLayout
+  layout: VjpLayout
   activations: list[jax.Array]  # batched over the call that made them
   hidden: jax.Array  # [B, T, d]
   embeddings: jax.Array  # [B, T, d]
@@ -128,11 +95,12 @@ class SalienceEngine:
     self._kept: collections.OrderedDict[tuple[int, ...], _KeptForward] = (
         collections.OrderedDict()
     )
-    self._layouts: dict[int, _VjpLayout] = {}
+    self._layouts: dict[int, VjpLayout] = {}
     self._lock = threading.RLock()
     self._salience_step = jax.jit(self._batch_salience)
     self._span_step = jax.jit(self._kept_span, static_argnums=0)
     self._logits_step = jax.jit(self.forward.full_logits)
+    self._log_probs_step = jax.jit(self._log_probs)
     self._hidden_step = jax.jit(
         lambda params, ids, padding: self.forward.hidden(
             params, self.forward.embed(params, ids), padding))
@@ -186,6 +154,35 @@ class SalienceEngine:
   def logits(self, token_ids: Sequence[int]) -> np.ndarray:
     """Full next-token logits [T, V] through the same forward pass."""
     return self._one_padded_text(self._logits_step, token_ids)
+
+  def target_log_probs(self, token_ids: Sequence[int],
+                       positions: Sequence[int]) -> np.ndarray:
+    """log p(token_t | tokens_<t) for each t in `positions` (1 <= t < T),
+    through the forward pass salience differentiates; the vocabulary is
+    projected at those positions only."""
+    picked = np.asarray(list(positions), np.int32)
+    length = len(token_ids)
+    if picked.size and (picked.min() < 1 or picked.max() >= length):
+      raise ValueError(f"positions must lie in [1, {length})")
+    if not picked.size:
+      return np.zeros(0, np.float32)
+    bucket = buckets.sequence_bucket(length)
+    ids, padding = buckets.pad_rows([token_ids], 1, bucket, self.pad_id)
+    width = buckets.target_bucket(picked.size, bucket)
+    slots = np.ones(width, np.int32)
+    slots[: picked.size] = picked
+    with self._lock:
+      out = self._log_probs_step(self.forward.params(), ids, padding, slots)
+    return np.asarray(out[: picked.size], dtype=np.float32)
+
+  def _log_probs(self, params, token_ids, padding, positions):
+    hidden = self.forward.hidden(
+        params, self.forward.embed(params, token_ids), padding)[0]
+    rows = jnp.take(hidden, positions - 1, axis=0)
+    logits = self.forward.logits(params, rows[None])[0].astype(jnp.float32)
+    labels = jnp.take(token_ids[0], positions)
+    return jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1),
+                               labels[:, None], axis=-1)[:, 0]
 
   def forward_hidden(self, token_ids: Sequence[int]) -> np.ndarray:
     """Final hidden states [T, d]: the decoder stack alone (benchmarks)."""
@@ -328,7 +325,7 @@ class SalienceEngine:
     param_ids = {id(p): i for i, p in enumerate(jax.tree_util.tree_leaves(params))}
     slots = tuple(param_ids.get(id(leaf), -1) for leaf in leaves)
     activations = [leaf for leaf, s in zip(leaves, slots) if s < 0]
-    layout = _VjpLayout(
+    layout = VjpLayout(
         treedef, slots,
         tuple((tuple(a.shape), str(a.dtype)) for a in activations),
     )

@@ -1,0 +1,115 @@
+"""lit-gemma's command-line flags, defined by the entry points that parse
+them (`launch.py`, gunicorn's `server.get_wsgi_app`), never on import of
+the server, and turned into one `ServerConfig`.
+
+Importing this module imports `lit_nlp.server_flags`, which defines LIT's
+own server flags (host, port, demo_mode, ...) on absl's global flags.
+"""
+
+from __future__ import annotations
+
+from absl import flags
+from lit_nlp import server_flags
+
+from lit_gemma import config as config_lib
+from lit_gemma import datasets as datasets_lib
+from lit_gemma import layouts
+from lit_gemma import loading
+
+
+def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS
+                      ) -> config_lib.ServerConfig:
+  """The config the parsed command-line flags describe."""
+  lit = {name: flag_values[name].value
+         for name in server_flags.get_flag_holders()}
+  host, port = lit.pop("host"), lit.pop("port")
+  page_title = lit.pop("page_title") or config_lib.PROG
+  default_layout = lit.pop("default_layout")
+  lit.pop("server_type")
+  datasets_value = flag_values["datasets"].value
+  return config_lib.ServerConfig(
+      models=config_lib.parse_models_flag(flag_values["models"].value),
+      datasets=(None if datasets_value is None else tuple(
+          datasets_lib.parse_datasets_flag(datasets_value))),
+      max_examples=flag_values["max_examples"].value,
+      batch_size=flag_values["batch_size"].value,
+      generation_batch_size=flag_values["generation_batch_size"].value,
+      max_length=flag_values["max_length"].value,
+      max_new_tokens=flag_values["max_new_tokens"].value,
+      salience_cache_mb=flag_values["salience_cache_mb"].value,
+      precision=flag_values["precision"].value,
+      data_root=flag_values["data_root"].value or None,
+      warm_up=flag_values["warm_up"].value,
+      team_mode=flag_values["team_mode"].value,
+      max_request_bytes=flag_values["max_request_bytes"].value,
+      host=host,
+      port=port,
+      page_title=page_title,
+      default_layout=default_layout,
+      lit_options=lit,
+  )
+
+
+def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
+  """Defines lit-gemma's flags on `flag_values` (once; LIT's own come with
+  `lit_nlp.server_flags`, imported here)."""
+  if "models" in flag_values:
+    return
+  defaults = config_lib.ServerConfig()
+  flags.DEFINE_list(
+      "models", list(config_lib.DEFAULT_MODELS),
+      "Models as NAME:SOURCE,... where SOURCE is 'embedded' (Gemma 3 270M, "
+      "shipped with lit-gemma), a .gguf file of a Gemma 3 text model, a "
+      "keras-hub preset folder or a keras-hub Gemma preset name.",
+      flag_values=flag_values)
+  flags.DEFINE_list(
+      "datasets", None,
+      "Datasets as NAME:PATH,... (.jsonl, .csv, .txt, or a .json/.yaml "
+      "prompt template). Default: every bundled set; empty: none.",
+      flag_values=flag_values)
+  flags.DEFINE_integer(
+      "max_examples", None, "Keep the first N examples of each dataset.",
+      flag_values=flag_values)
+  flags.DEFINE_integer(
+      "batch_size", defaults.batch_size,
+      "Most texts per salience call (more: faster on many texts, more "
+      "memory).", flag_values=flag_values)
+  flags.DEFINE_integer(
+      "generation_batch_size", defaults.generation_batch_size,
+      "Most prompts per generation call.", flag_values=flag_values)
+  flags.DEFINE_integer(
+      "max_length", defaults.max_length,
+      "Most tokens (prompt + target) a request may have; longer requests are "
+      "refused with the count.", flag_values=flag_values)
+  flags.DEFINE_integer(
+      "max_new_tokens", defaults.max_new_tokens,
+      "Most tokens generated per response.", flag_values=flag_values)
+  flags.DEFINE_integer(
+      "salience_cache_mb", defaults.salience_cache_mb,
+      "Most memory (MiB) kept for recently clicked texts, so that another "
+      "span of one skips the forward pass (up to twice as fast). The newest "
+      "text is always kept; the embedded model keeps about 850 MiB for a "
+      "1000-token text.", flag_values=flag_values)
+  flags.DEFINE_enum(
+      "precision", defaults.precision, loading.PRECISIONS, "Model weights precision.",
+      flag_values=flag_values)
+  flags.DEFINE_string(
+      "data_root", None,
+      "The only folder the UI's dataset loader may read (relative paths "
+      "start there). Without it the UI cannot load files.",
+      flag_values=flag_values)
+  flags.DEFINE_bool(
+      "warm_up", defaults.warm_up,
+      "Compile salience for the datasets' common text lengths in the "
+      "background after start, so the first click is fast.",
+      flag_values=flag_values)
+  flags.DEFINE_bool(
+      "team_mode", defaults.team_mode,
+      "Serve a team: LIT demo mode; the endpoints that load models or "
+      "datasets or read or write files answer 403.", flag_values=flag_values)
+  flags.DEFINE_integer(
+      "max_request_bytes", defaults.max_request_bytes,
+      "Largest request body served; larger ones are answered with 413.",
+      flag_values=flag_values)
+  flag_values.set_default("page_title", config_lib.PROG)
+  flag_values.set_default("default_layout", layouts.DEFAULT_LAYOUT)

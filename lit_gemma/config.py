@@ -1,0 +1,182 @@
+"""What a lit-gemma server serves: `ServerConfig`, checked on construction.
+
+The flags (cli_flags.py), the notebook's keywords and gunicorn's
+$LIT_GEMMA_FLAGS all end here, so a setting means the same everywhere and
+a bad one is refused in one line naming it before anything is loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lit_gemma import datasets as datasets_lib
+from lit_gemma import errors
+from lit_gemma import layouts
+from lit_gemma import loading
+from lit_gemma import team
+
+PROG = "lit-gemma"
+DEFAULT_MODELS = ("gemma:embedded",)
+ConfigError = errors.ConfigError
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def parse_pairs(value: str | Sequence[str], flag: str,
+                what: str = "SOURCE") -> tuple[tuple[str, str], ...]:
+  """`NAME:VALUE,...` (a string or an already split list) -> pairs.
+
+  The one parser for `--models`; `--datasets` also accepts bare paths
+  (named by their file stem), so it uses datasets.parse_datasets_flag.
+  """
+  items = [value] if isinstance(value, str) else list(value)
+  entries = [e.strip() for item in items for e in item.split(",")]
+  pairs: list[tuple[str, str]] = []
+  for entry in entries:
+    if not entry:
+      continue
+    name, sep, rest = entry.partition(":")
+    name, rest = name.strip(), rest.strip()
+    if not sep or not rest:
+      raise ConfigError(
+          f"{flag}: entry {entry!r} is not NAME:{what} "
+          f"(for example gemma:embedded)")
+    pairs.append((name, rest))
+  return tuple(pairs)
+
+
+def parse_models_flag(value: str | Sequence[str]) -> tuple[tuple[str, str], ...]:
+  """`--models`: `NAME:SOURCE,...` -> (name, source) pairs."""
+  return parse_pairs(value, "--models")
+
+
+def _whole(flag: str, value, least: int) -> None:
+  if isinstance(value, bool) or not isinstance(value, int) or value < least:
+    raise ConfigError(f"{flag}={value}: must be a whole number >= {least}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerConfig:
+  """Everything `app_builder.build_app` needs; checked on construction.
+
+  Attributes:
+    models: (name, source) pairs; a source is what `sources.check` accepts.
+    datasets: (name, path) pairs; None loads every bundled set.
+    max_examples: keep the first N examples of each dataset (None: all).
+    batch_size: most texts per compiled salience call (and per call of the
+      LIT tokenizer and salience models).
+    generation_batch_size: most prompts per compiled generation call
+      (decoding is memory-bound, so more rows cost little).
+    max_length: most tokens (prompt + target) a request may have.
+    max_new_tokens: most tokens generated per response.
+    salience_cache_mb: most memory (MiB) the salience engine keeps for
+      recently clicked texts, so that another span of one skips the forward
+      pass (see salience/engine.py).
+    precision: "float32" or "bfloat16".
+    data_root: the only folder the UI may read datasets from (None: the UI
+      cannot load files).
+    warm_up: compile salience for the common text lengths in the background
+      after start, so the first click is fast.
+    team_mode: a server shared by a team: LIT demo mode, and no request can
+      load models or datasets or read or write files (see team.py).
+    max_request_bytes: largest request body served (413 above it).
+    host, port: where the server listens.
+    page_title, default_layout: LIT page settings.
+    lit_options: other keyword arguments for `lit_nlp.app.LitApp` (LIT's own
+      server flags such as demo_mode or warm_start).
+  """
+
+  models: tuple[tuple[str, str], ...] = (("gemma", "embedded"),)
+  datasets: tuple[tuple[str, str], ...] | None = None
+  max_examples: int | None = None
+  batch_size: int = 8
+  generation_batch_size: int = 16
+  max_length: int = 1024
+  max_new_tokens: int = 64
+  salience_cache_mb: int = 2048
+  precision: str = "float32"
+  data_root: str | None = None
+  warm_up: bool = True
+  team_mode: bool = False
+  max_request_bytes: int = team.DEFAULT_MAX_REQUEST_BYTES
+  host: str = "127.0.0.1"
+  port: int = 5432
+  page_title: str = PROG
+  default_layout: str = layouts.DEFAULT_LAYOUT
+  lit_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+  def __post_init__(self):
+    object.__setattr__(self, "models", tuple(tuple(m) for m in self.models))
+    if self.datasets is not None:
+      object.__setattr__(self, "datasets",
+                         tuple(tuple(d) for d in self.datasets))
+    self._check()
+
+  def _check(self) -> None:
+    if not self.models:
+      raise ConfigError("--models: no model given (for example "
+                        "--models=gemma:embedded)")
+    seen = set()
+    for name, source in self.models:
+      if not _NAME.fullmatch(name):
+        raise ConfigError(
+            f"--models: model name {name!r} must start with a letter or "
+            f"digit and use only letters, digits, '_', '.' and '-'")
+      if name in seen:
+        raise ConfigError(f"--models: model name {name!r} is given twice")
+      if not source:
+        raise ConfigError(f"--models: model {name!r} has no source")
+      seen.add(name)
+    for flag, value, least in (
+        ("--batch_size", self.batch_size, 1),
+        ("--generation_batch_size", self.generation_batch_size, 1),
+        ("--max_new_tokens", self.max_new_tokens, 1),
+        ("--salience_cache_mb", self.salience_cache_mb, 0),
+        ("--max_length", self.max_length, 2),
+        ("--max_request_bytes", self.max_request_bytes, 1024),
+        ("--port", self.port, 0)):
+      _whole(flag, value, least)
+    if self.max_new_tokens >= self.max_length:
+      raise ConfigError(
+          f"--max_new_tokens={self.max_new_tokens} leaves no room for a prompt "
+          f"in --max_length={self.max_length}; make --max_length larger")
+    if self.max_examples is not None:
+      _whole("--max_examples", self.max_examples, 1)
+    if self.precision not in loading.PRECISIONS:
+      raise ConfigError(f"--precision={self.precision}: expected one of "
+                        f"{', '.join(loading.PRECISIONS)}")
+    if self.team_mode and self.data_root is not None:
+      raise ConfigError(
+          f"--data_root={self.data_root}: a --team_mode server reads no "
+          f"files on request; leave --data_root out")
+    if self.data_root is not None and not os.path.isdir(self.data_root):
+      raise ConfigError(f"--data_root={self.data_root}: no such folder")
+    if self.default_layout not in layouts.LAYOUTS:
+      raise ConfigError(
+          f"--default_layout={self.default_layout}: expected one of "
+          f"{', '.join(layouts.LAYOUTS)}")
+    if self.lit_options.get("data_dir"):
+      raise ConfigError(
+          "--data_dir: LIT's prediction cache pickles its entries and is not "
+          "used here; generated responses are kept in SQLite under "
+          "$LIT_GEMMA_CACHE")
+
+  @property
+  def dataset_entries(self) -> tuple[tuple[str, str], ...]:
+    """The datasets to load, bundled ones when none were given."""
+    if self.datasets is None:
+      return tuple(datasets_lib.parse_datasets_flag(
+          datasets_lib.DEFAULT_DATASETS))
+    return self.datasets
+
+  @property
+  def model_settings(self) -> loading.ModelSettings:
+    """What the model layer needs of this config."""
+    return loading.ModelSettings(
+        precision=self.precision, salience_cache_mb=self.salience_cache_mb,
+        batch_size=self.batch_size,
+        generation_batch_size=self.generation_batch_size)

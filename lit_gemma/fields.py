@@ -1,0 +1,46 @@
+"""Field names and base specs shared by the models, datasets and the UI.
+
+LIT's Sequence Salience module hard-codes `prompt`, `target`, `response`,
+`tokens` and `target_mask`; they are written once here (as LIT's
+`examples/prompt_debugging/constants.py` does) so that the model wrappers,
+the dataset loaders, templates, segments and the server cannot drift apart.
+"""
+
+from lit_nlp.api import types as lit_types
+
+PROMPT = "prompt"
+TARGET = "target"
+RESPONSE = "response"
+TOKENS = "tokens"
+TARGET_MASK = "target_mask"
+SOURCE = "source"
+TEMPLATE_ID = "template_id"
+PROMPT_EMBEDDINGS = "prompt_embeddings"
+RESPONSE_EMBEDDINGS = "response_embeddings"
+
+
+def input_spec() -> lit_types.Spec:
+  """What every model of a group reads: a prompt and an optional target."""
+  return {
+      PROMPT: lit_types.TextSegment(),
+      TARGET: lit_types.TextSegment(required=False),
+  }
+
+
+def dataset_spec() -> lit_types.Spec:
+  """The fields a lit-gemma dataset can have (`response` and `source` only
+  when its file gives them)."""
+  return input_spec() | {
+      RESPONSE: lit_types.TextSegment(required=False),
+      SOURCE: lit_types.CategoryLabel(required=False),
+  }
+
+
+def salience_name(name: str) -> str:
+  """The LIT model the UI asks for salience of model `name`."""
+  return f"_{name}_salience"
+
+
+def tokenizer_name(name: str) -> str:
+  """The LIT model the UI asks for the tokens of model `name`."""
+  return f"_{name}_tokenizer"

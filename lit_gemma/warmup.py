@@ -1,0 +1,83 @@
+"""Warm-up: compile the salience programs a first click will need, in the
+background, so that the first click on a bundled example is fast.
+
+Owned by the model layer: it knows the loaded models and the texts they will
+be asked about (the datasets), and it goes through `GemmaLM.salience_ids`,
+the same path (and BOS rule) as every click.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from absl import logging
+
+# How many sequence-length buckets the background warm-up compiles.
+WARM_UP_BUCKETS = 2
+
+
+def lengths_to_warm(lm, examples: Iterable[Mapping[str, Any]],
+                    max_new_tokens: int, max_length: int) -> list[int]:
+  """Token counts a first click is likely to use: prompt + target, or
+  prompt + a full response when there is no target, most common bucket
+  first."""
+  from lit_gemma import fields  # pylint: disable=g-import-not-at-top
+  from lit_gemma.salience import buckets  # pylint: disable=g-import-not-at-top
+
+  counts: collections.Counter[int] = collections.Counter()
+  for ex in examples:
+    prompt = ex.get(fields.PROMPT, "")
+    target = ex.get(fields.TARGET) or ex.get(fields.RESPONSE) or ""
+    length = len(lm.encode(prompt + target))
+    if not target:
+      length += max_new_tokens
+    length = min(length, max_length)
+    if length >= 3:
+      counts[buckets.sequence_bucket(length)] += 1
+  return [bucket for bucket, _ in counts.most_common(WARM_UP_BUCKETS)]
+
+
+def warm_up(name: str, lm, lengths: Sequence[int]) -> None:
+  """Compiles (or loads from JAX's disk cache) the salience programs a
+  first click on a text of each length uses: a fresh text, then another
+  span of the same text. Logs and swallows errors: it is only a speed-up."""
+  try:
+    filler = lm.encode("a")[-1]
+    for length in lengths:
+      start = time.monotonic()
+      ids = [lm.bos_id] + [filler] * (length - 1)
+      for position in (length - 2, length - 3):  # Shown tokens: no BOS.
+        mask = [0.0] * (length - 1)
+        mask[position] = 1.0
+        lm.salience_ids([ids], [mask])
+      logging.info("lit-gemma: warm-up: %s salience ready for %d-token "
+                   "texts (%.1f s)", name, length, time.monotonic() - start)
+  except Exception:  # pylint: disable=broad-except
+    logging.exception("lit-gemma: warm-up of %s failed (requests still "
+                      "work)", name)
+
+
+def start(lms: Mapping[str, Any], examples: Sequence[Mapping[str, Any]],
+          max_new_tokens: int, max_length: int) -> threading.Thread:
+  """Warms every distinct model on a background thread (started)."""
+  jobs, seen = [], set()
+  for name, lm in lms.items():  # Models sharing a source warm once.
+    if id(lm) not in seen:
+      seen.add(id(lm))
+      jobs.append((name, lm, lengths_to_warm(lm, examples, max_new_tokens,
+                                             max_length)))
+
+  def warm_up_all():
+    begin = time.monotonic()
+    for job in jobs:
+      warm_up(*job)
+    logging.info("lit-gemma: warm-up done (%.1f s)", time.monotonic() - begin)
+
+  thread = threading.Thread(target=warm_up_all, name="lit-gemma-warm-up",
+                            daemon=True)
+  thread.start()
+  return thread

@@ -19,6 +19,12 @@ import pytest
 
 import lit_gemma  # noqa: F401  (JAX backend before Keras)
 from lit_gemma import gguf as lg_gguf
+from lit_gemma import prepare
+from lit_gemma.gguf import cache as gguf_cache
+from lit_gemma.gguf import conversion as gguf_conversion
+from lit_gemma.gguf import embedded as gguf_embedded
+from lit_gemma.gguf import reader as gguf_reader
+from lit_gemma.gguf import registry as gguf_registry
 from lit_gemma import paths
 from lit_gemma import sources
 
@@ -326,7 +332,7 @@ def test_two_real_conversions_at_once_leave_one_valid_cache(tmp_path):
 
 def test_warm_embedded_start_reads_no_gguf(temp_cache, monkeypatch):
   """A warm start trusts the marker: it neither assembles nor hashes."""
-  sha = lg_gguf._package().EXPECTED_SHA256  # pylint: disable=protected-access
+  sha = gguf_embedded.package().EXPECTED_SHA256
   preset = lg_gguf.preset_dir_for(sha)
   preset.mkdir(parents=True)
   (preset / lg_gguf.MARKER).write_text("{}")
@@ -334,9 +340,9 @@ def test_warm_embedded_start_reads_no_gguf(temp_cache, monkeypatch):
   def forbidden(*args):
     raise AssertionError(f"warm start read the GGUF: {args}")
 
-  monkeypatch.setattr(lg_gguf, "embedded_gguf_path", forbidden)
-  monkeypatch.setattr(lg_gguf, "sha256_file", forbidden)
-  monkeypatch.setattr(lg_gguf, "convert", forbidden)
+  monkeypatch.setattr(gguf_embedded, "embedded_gguf_path", forbidden)
+  monkeypatch.setattr(gguf_cache, "sha256_file", forbidden)
+  monkeypatch.setattr(gguf_conversion, "convert", forbidden)
   assert lg_gguf.embedded_preset() == preset
 
 
@@ -364,8 +370,8 @@ def test_tiny_gemma3_converts_once_in_both_dtypes(tiny_gguf, temp_cache,
     raise AssertionError(f"converted or hashed again: {args}")
 
   with monkeypatch.context() as patch:
-    patch.setattr(lg_gguf, "sha256_file", forbidden)
-    patch.setattr(lg_gguf, "convert", forbidden)
+    patch.setattr(gguf_cache, "sha256_file", forbidden)
+    patch.setattr(gguf_conversion, "convert", forbidden)
     assert lg_gguf.cached_preset(tiny_gguf) == preset
 
   bf16 = lg_gguf.cached_preset(tiny_gguf, dtype="bfloat16",
@@ -382,6 +388,19 @@ def test_other_architecture_is_refused(tmp_path, temp_cache):
   _assert_one_line_error(excinfo, str(path), "architecture 'llama' is not "
                          "supported")
   assert _cache_entries(temp_cache) == []
+
+
+def test_registry_refuses_unknown_architecture(tmp_path):
+  """The family registry names the file and the architecture it found."""
+  path = _write_tiny_gguf(tmp_path / "qwen.gguf", arch="qwen2")
+  meta = gguf_reader.Meta(gguf_reader.open_gguf(path), path)
+  with pytest.raises(lg_gguf.GGUFError) as excinfo:
+    gguf_registry.lookup(meta, path)
+  supported = ", ".join(repr(a) for a in lg_gguf.FAMILIES)
+  assert str(excinfo.value) == (
+      f"{path}: architecture 'qwen2' is not supported (lit-gemma converts "
+      f"{supported} GGUF files only)")
+  assert "'gemma3'" in supported
 
 
 @pytest.mark.parametrize("cut", ["header", "tensor_data"])
@@ -483,3 +502,11 @@ def test_prepare_cli_prints_one_line_on_error(tmp_path):
                        "not supported (lit-gemma converts 'gemma3' GGUF files "
                        "only)")
   assert _cache_entries(tmp_path / "cache") == []
+
+
+def test_prepare_cli_refuses_dtype(capsys):
+  """prepare writes exactly what the server reads, so it takes no dtype."""
+  with pytest.raises(SystemExit) as excinfo:
+    prepare.main(["--dtype", "bfloat16"])
+  assert excinfo.value.code == 2
+  assert "unrecognized arguments: --dtype bfloat16" in capsys.readouterr().err

@@ -95,7 +95,7 @@ class ServerConfig:
   max_examples: int | None = None
   batch_size: int = 8
   generation_batch_size: int = 16
-  max_length: int = 1024
+  max_length: int = loading.DEFAULT_MAX_LENGTH
   max_new_tokens: int = 64
   salience_cache_mb: int = 2048
   precision: str = "float32"

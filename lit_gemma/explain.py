@@ -20,6 +20,7 @@ import numpy as np
 
 from lit_gemma import errors
 from lit_gemma import lm as lm_lib
+from lit_gemma import loading
 from lit_gemma import render
 from lit_gemma import segments as segments_lib
 
@@ -158,7 +159,9 @@ def _span_tokens(tokens: list[str], prompt: str, target: str,
 
 def explain(lm: lm_lib.GemmaLM, prompt: str, target: str, *,
             span: Span = None,
-            methods: tuple[str, ...] | list[str] | None = None) -> Explanation:
+            methods: tuple[str, ...] | list[str] | None = None,
+            max_length: int | None = loading.DEFAULT_MAX_LENGTH
+            ) -> Explanation:
   """Salience of `prompt` + `target` for the target tokens `span` picks.
 
   Args:
@@ -169,6 +172,7 @@ def explain(lm: lm_lib.GemmaLM, prompt: str, target: str, *,
       covering the first occurrence of a substring of `target`, or a
       (start, end) range of the target's own tokens.
     methods: salience methods to compute; default: all the engine computes.
+    max_length: most tokens (prompt + target) explained (None: no limit).
 
   Raises:
     ExplainError, a `UserError` with a one-line message.
@@ -181,7 +185,7 @@ def explain(lm: lm_lib.GemmaLM, prompt: str, target: str, *,
   if unknown or not names:
     raise ExplainError(f"unknown salience method(s) {unknown or list(names)};"
                        f" known: {sorted(lm.engine.methods)}")
-  tokens = lm.shown_tokens(prompt, target)
+  tokens = lm.shown_tokens(prompt, target, max_length)
   # As the salience model's default mask: the target is what follows the
   # prompt's own tokens.
   prompt_tokens = min(len(lm.encode(prompt)) - 1, len(tokens))
@@ -192,7 +196,7 @@ def explain(lm: lm_lib.GemmaLM, prompt: str, target: str, *,
   start, end = _span_tokens(tokens, prompt, target, prompt_tokens, span)
   mask = np.zeros(len(tokens), np.float32)
   mask[start:end] = 1
-  out = lm.salience(prompt, target, target_mask=mask)
+  out = lm.salience(prompt, target, target_mask=mask, max_length=max_length)
   return Explanation(
       prompt=prompt, target=target, tokens=list(out.tokens),
       scores={m: np.asarray(out.scores[m], np.float32) for m in names},

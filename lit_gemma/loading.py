@@ -30,6 +30,9 @@ if TYPE_CHECKING:
   from lit_gemma import lm as lm_lib
 
 PRECISIONS = ("float32", "bfloat16")
+# Most tokens (prompt + target) a request may have unless a front end
+# sets its own (--max_length).
+DEFAULT_MAX_LENGTH = 1024
 
 
 @dataclasses.dataclass(frozen=True)

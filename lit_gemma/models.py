@@ -21,6 +21,7 @@ from lit_nlp.api import types as lit_types
 from lit_gemma import errors
 from lit_gemma import fields
 from lit_gemma import lm as lm_lib
+from lit_gemma import loading
 from lit_gemma import response_cache as response_cache_lib
 from lit_gemma.fields import PROMPT
 from lit_gemma.fields import PROMPT_EMBEDDINGS
@@ -52,7 +53,7 @@ class GroupSettings:
       embeddings (for LIT's embedding projector).
   """
 
-  max_length: int = 1024
+  max_length: int = loading.DEFAULT_MAX_LENGTH
   max_new_tokens: int = 64
   batch_size: int = 8
   generation_batch_size: int = 16

@@ -4,6 +4,8 @@
 import numpy as np
 import pytest
 
+from backbone_reference import backbone_gradient
+from backbone_reference import backbone_log_probs
 from lit_gemma import explain
 from lit_gemma import lm as lm_lib
 from lit_gemma import models
@@ -24,22 +26,47 @@ def oxygen(gemma):
   return explain.explain(gemma, PROMPT, TARGET, span=" oxygen")
 
 
-def test_scores_equal_the_lit_salience_model_for_the_same_mask(gemma, oxygen):
+def test_scores_equal_the_backbones_own_gradient(gemma, embedded_lm, oxygen):
   assert oxygen.tokens == ["Water", "▁is", "▁made", "▁of", "▁hydrogen",
                            "▁and", "▁oxygen", "."]
   assert oxygen.prompt_tokens == 4
   assert oxygen.target_mask.tolist() == [0, 0, 0, 0, 0, 0, 1, 0]
-  # Forget the kept forward pass so that both take the fresh path (the
-  # span-change path is another compile, tested in test_salience.py).
-  gemma.engine.forget()
+  assert set(oxygen.scores) == {"grad_l2", "grad_dot_input"}
+  # Independent of the engine: the gradient through keras-hub's functional
+  # backbone on token ids, for the same mask (BOS first, never a target).
+  ids = gemma.encode(PROMPT + TARGET)
+  assert len(set(ids)) == len(ids)  # one score per token, no sums
+  mask = np.concatenate([[0.0], oxygen.target_mask])
+  grads, rows = backbone_gradient(embedded_lm, ids, mask)
+  np.testing.assert_allclose(oxygen.scores["grad_l2"],
+                             np.linalg.norm(grads[1:], axis=-1),
+                             rtol=2e-4, atol=1e-6)
+  np.testing.assert_allclose(oxygen.scores["grad_dot_input"],
+                             np.sum(grads[1:] * rows[1:], axis=-1),
+                             rtol=2e-3, atol=1e-5)
+  for scores in oxygen.scores.values():
+    assert np.abs(scores[:6]).min() > 0  # every token before it counts
+
+
+def test_scores_equal_the_lit_salience_model_for_the_same_mask(gemma, oxygen):
+  gemma.engine.forget()  # the fresh path, as the UI's first click
   model = models.SalienceModel(gemma, models.GroupSettings())
   lit = list(model.predict([{"prompt": PROMPT, "target": TARGET,
                              "target_mask": oxygen.target_mask.tolist()}]))[0]
   assert lit["tokens"] == oxygen.tokens
-  assert set(oxygen.scores) == {"grad_l2", "grad_dot_input"}
   for method, scores in oxygen.scores.items():
     np.testing.assert_allclose(scores, lit[method], rtol=1e-6, atol=0)
-    assert np.abs(scores[:6]).min() > 0  # every token before it counts
+
+
+def test_score_is_the_targets_log_likelihood_through_the_backbone(
+    gemma, embedded_lm):
+  ids = gemma.encode(PROMPT + TARGET)
+  first = len(gemma.encode(PROMPT))
+  got = gemma.score(PROMPT, TARGET)
+  want = backbone_log_probs(embedded_lm, ids)[first - 1:]
+  assert got.shape == (len(ids) - first,) == want.shape
+  np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+  assert (got < 0).all()
 
 
 def test_the_word_that_pairs_with_oxygen_is_the_most_salient(oxygen):

@@ -510,3 +510,25 @@ def test_prepare_cli_refuses_dtype(capsys):
     prepare.main(["--dtype", "bfloat16"])
   assert excinfo.value.code == 2
   assert "unrecognized arguments: --dtype bfloat16" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------
+# The model layer checks every source before converting any.
+
+
+def test_a_bad_second_source_is_refused_before_the_first_converts(
+    tiny_gguf, temp_cache):
+  from lit_gemma import loading  # pylint: disable=g-import-not-at-top
+
+  with pytest.raises(sources.SourceError) as e:
+    loading.load_models((("first", str(tiny_gguf)),
+                         ("second", "/no/such/model.gguf")))
+  _assert_one_line_error(e, "'/no/such/model.gguf'", "no such GGUF file")
+  converted = list((temp_cache / "models").glob("*")) if (
+      temp_cache / "models").exists() else []
+  assert converted == []
+  # The good source alone converts (so the check above could have failed).
+  (lm,) = loading.load_models((("first", str(tiny_gguf)),)).values()
+  assert [p.name for p in (temp_cache / "models").iterdir()
+          if lg_gguf.is_valid_preset(p)]
+  assert lm.source.spec == str(tiny_gguf)

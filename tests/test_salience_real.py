@@ -1,11 +1,10 @@
 """Salience values on the real embedded Gemma 3 270M, checked against an
 independent gradient taken through keras-hub's own functional backbone."""
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from backbone_reference import backbone_gradient
 from lit_gemma import lm as lm_lib
 
 pytestmark = pytest.mark.real_model
@@ -16,36 +15,6 @@ def gemma(embedded_lm):
   return lm_lib.GemmaLM(embedded_lm)
 
 
-def _backbone_gradient(causal_lm, ids, mask):
-  """g_t = dL/dE_t, taken through `backbone.stateless_call` on token ids.
-
-  The gradient with respect to the whole embedding table is, for a token v,
-  the sum of g_t over the positions where v occurs. The output projection
-  uses a constant copy of the table, so only the input embedding counts.
-  """
-  backbone = causal_lm.backbone
-  table_var = backbone.token_embedding.embeddings
-  trainable = [v.value for v in backbone.trainable_variables]
-  index = [v.path for v in backbone.trainable_variables].index(table_var.path)
-  head = jax.lax.stop_gradient(trainable[index])
-  ids_arr = jnp.asarray([ids], "int32")
-
-  def loss(table):
-    values = list(trainable)
-    values[index] = table
-    hidden, _ = backbone.stateless_call(
-        values, [v.value for v in backbone.non_trainable_variables],
-        {"token_ids": ids_arr, "padding_mask": jnp.ones_like(ids_arr)})
-    logits = hidden[0] @ head.T
-    log_probs = jax.nn.log_softmax(logits, -1)
-    nll = -jnp.take_along_axis(log_probs[:-1], ids_arr[0, 1:, None], -1)[:, 0]
-    return jnp.sum(nll * mask[1:])
-
-  table_grad = jax.jit(jax.grad(loss))(trainable[index])
-  return np.asarray(table_grad)[np.asarray(ids)], np.asarray(
-      trainable[index])[np.asarray(ids)]
-
-
 def test_salience_equals_the_backbones_own_gradient(gemma, embedded_lm):
   ids = gemma.encode("The capital of France is Paris, and the capital of "
                      "Italy is Rome.")
@@ -53,7 +22,7 @@ def test_salience_equals_the_backbones_own_gradient(gemma, embedded_lm):
   mask = np.zeros(len(ids), np.float32)
   mask[-4:] = 1
   ours = gemma.engine.salience([ids], [mask])[0]
-  table_rows_grad, embeddings = _backbone_gradient(embedded_lm, ids, mask)
+  table_rows_grad, embeddings = backbone_gradient(embedded_lm, ids, mask)
   # The table gradient sums g over repeated tokens: compare per token id.
   for token in set(ids):
     where = [i for i, t in enumerate(ids) if t == token]

@@ -206,6 +206,11 @@ class SalienceEngine:
   def kept_texts(self) -> int:
     return len(self._kept)
 
+  @property
+  def max_batch(self) -> int:
+    """Most texts per compiled call."""
+    return self._max_batch
+
   # ----------------------------------------------------------- host side
 
   @staticmethod

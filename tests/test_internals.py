@@ -1,0 +1,62 @@
+"""The LIT and Keras internals lit-gemma reaches into (internals.py) are
+still there, in the versions it was written for: an upgrade fails here
+first, naming what moved, instead of breaking the server at run time."""
+
+import importlib.metadata
+import inspect
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from lit_nlp import app as lit_app
+from lit_nlp.lib import caching as lit_caching
+from lit_nlp.lib import wsgi_app
+
+from lit_gemma import internals
+
+
+@pytest.mark.parametrize("distribution", sorted(internals.VERSIONS))
+def test_installed_versions_are_the_ones_written_for(distribution):
+  assert importlib.metadata.version(distribution) == (
+      internals.VERSIONS[distribution]), (
+          f"{distribution} changed: re-check every override in internals.py, "
+          f"then update internals.VERSIONS")
+
+
+@pytest.mark.parametrize("method", internals.LIT_ENDPOINT_METHODS)
+def test_lit_endpoint_methods_take_what_the_hooks_pass(method):
+  params = inspect.signature(getattr(lit_app.LitApp, method)).parameters
+  assert list(params)[:2] == ["self", "data" if method != "_load_datapoints"
+                              else "unused_data"]
+  if method.endswith("_datapoints"):
+    assert {"dataset_name", "path"} <= set(params)
+
+
+def test_lit_internals_used_are_present():
+  source = inspect.getsource(lit_caching.CachingModelWrapper.__init__)
+  assert "self._cache = PredsCache(" in source
+  for name in ("pred_lock_key", "get_pred_lock", "delete_pred_lock", "lock"):
+    assert hasattr(lit_caching.PredsCache, name), name
+  assert "self._handlers = handlers" in inspect.getsource(wsgi_app.App.__init__)
+  assert (pathlib.Path(internals.lit_client_root()) / "main.js").is_file()
+
+
+def test_random_init_is_skipped_inside_the_block_only():
+  import keras  # pylint: disable=g-import-not-at-top
+
+  init = keras.initializers.GlorotUniform(seed=1)
+  with internals.skipping_random_init():
+    assert float(keras.ops.max(keras.ops.abs(init((4, 4))))) == 0.0
+  assert float(keras.ops.max(keras.ops.abs(init((4, 4))))) > 0.0
+
+
+def test_importing_the_server_defines_no_flags():
+  code = ("from absl import flags; before = set(flags.FLAGS); "
+          "import lit_gemma.server; "
+          "print(sorted(set(flags.FLAGS) - before - {'logtostderr', "
+          "'alsologtostderr', 'log_dir', 'v', 'verbosity', 'logger_levels', "
+          "'stderrthreshold', 'showprefixforinfo'}))")
+  done = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                        text=True, timeout=300, check=True)
+  assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -17,6 +17,7 @@ from lit_gemma import datasets as datasets_lib
 from lit_gemma import errors
 from lit_gemma import layouts
 from lit_gemma import loading
+from lit_gemma import name_pairs
 from lit_gemma import team
 
 PROG = "lit-gemma"
@@ -26,32 +27,11 @@ ConfigError = errors.ConfigError
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
-def parse_pairs(value: str | Sequence[str], flag: str,
-                what: str = "SOURCE") -> tuple[tuple[str, str], ...]:
-  """`NAME:VALUE,...` (a string or an already split list) -> pairs.
-
-  The one parser for `--models`; `--datasets` also accepts bare paths
-  (named by their file stem), so it uses datasets.parse_datasets_flag.
-  """
-  items = [value] if isinstance(value, str) else list(value)
-  entries = [e.strip() for item in items for e in item.split(",")]
-  pairs: list[tuple[str, str]] = []
-  for entry in entries:
-    if not entry:
-      continue
-    name, sep, rest = entry.partition(":")
-    name, rest = name.strip(), rest.strip()
-    if not sep or not rest:
-      raise ConfigError(
-          f"{flag}: entry {entry!r} is not NAME:{what} "
-          f"(for example gemma:embedded)")
-    pairs.append((name, rest))
-  return tuple(pairs)
-
-
 def parse_models_flag(value: str | Sequence[str]) -> tuple[tuple[str, str], ...]:
   """`--models`: `NAME:SOURCE,...` -> (name, source) pairs."""
-  return parse_pairs(value, "--models")
+  return tuple(name_pairs.parse(
+      value, what="SOURCE", example="gemma:embedded", kind="model",
+      error=lambda message: ConfigError(f"--models: {message}")))
 
 
 def _whole(flag: str, value, least: int) -> None:

@@ -37,6 +37,7 @@ from lit_nlp.api import dataset as lit_dataset
 from lit_nlp.api import types as lit_types
 
 from lit_gemma import fields
+from lit_gemma import name_pairs
 from lit_gemma import templates
 from lit_gemma.datafiles import DataError
 from lit_gemma.datafiles import Row
@@ -266,26 +267,10 @@ def parse_datasets_flag(value: str | Sequence[str]) -> list[tuple[str, str]]:
   Accepts the flag's string or an already split list. Paths cannot contain
   commas; a NAME is letters, digits, `_`, `.` or `-`.
   """
-  items = [value] if isinstance(value, str) else list(value)
-  entries = [e.strip() for item in items for e in item.split(",")]
-  parsed: list[tuple[str, str]] = []
-  names: set[str] = set()
-  for entry in entries:
-    if not entry:
-      continue
-    head, sep, tail = entry.partition(":")
-    if sep and _NAME.fullmatch(head):
-      name, path = head, tail.strip()
-      if not path:
-        raise DataError("--datasets", f"entry '{entry}' has no path after "
-                        "the name")
-    else:
-      name, path = pathlib.Path(entry).stem, entry
-    if name in names:
-      raise DataError("--datasets", f"dataset name '{name}' is given twice")
-    names.add(name)
-    parsed.append((name, path))
-  return parsed
+  return name_pairs.parse(
+      value, what="path", example="mine:prompts.jsonl", kind="dataset",
+      error=lambda message: DataError("--datasets", message),
+      name_pattern=_NAME, bare_name=lambda entry: pathlib.Path(entry).stem)
 
 
 def load_datasets(

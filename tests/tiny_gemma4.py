@@ -1,7 +1,8 @@
 """Tiny random Gemma 4 and Gemma 3n text models, built in the test.
 
 Each keeps one group of the features that set its family apart, with a
-sliding window (8) that test texts cross:
+sliding window (8) that test texts cross and local and global layers
+alternating (so K/V-shared layers borrow from both kinds):
 - "dense_ple": per-layer token inputs, K/V shared by the last layers, both
   soft-caps (the backbone's and the causal LM's `final_logit_cap`);
 - "moe": the mixture-of-experts block beside the dense MLP (2 of 4
@@ -26,14 +27,14 @@ PER_LAYER_VOCABULARY = 60  # Gemma 3n: ids 60..63 read the per-layer row 0
 _GEMMA4_COMMON = dict(
     vocabulary_size=VOCABULARY, image_size=16, num_query_heads=2,
     num_key_value_heads=1, hidden_dim=32, intermediate_dim=48, head_dim=16,
-    sliding_window_size=8, sliding_window_pattern=3, vision_encoder=None,
+    sliding_window_size=8, sliding_window_pattern=2, vision_encoder=None,
 )
 _GEMMA4 = {
-    "dense_ple": dict(num_layers=6, hidden_size_per_layer_input=8,
-                      num_kv_shared_layers=3, final_logit_soft_cap=30.0),
-    "moe": dict(num_layers=3, enable_moe_block=True, num_experts=4,
+    "dense_ple": dict(num_layers=4, hidden_size_per_layer_input=8,
+                      num_kv_shared_layers=2, final_logit_soft_cap=30.0),
+    "moe": dict(num_layers=2, enable_moe_block=True, num_experts=4,
                 expert_intermediate_dim=16, num_experts_per_token=2),
-    "kv_global": dict(num_layers=6, global_head_dim=32,
+    "kv_global": dict(num_layers=4, global_head_dim=32,
                       num_global_key_value_heads=1,
                       global_rope_partial_rotary_factor=0.25,
                       use_double_wide_mlp=True, num_kv_shared_layers=2,

@@ -76,7 +76,9 @@ class GemmaLM:
     if self._sp.id_to_piece(end_of_turn) == END_OF_TURN:
       self.stop_ids += (int(end_of_turn),)
     self.engine = engine_lib.SalienceEngine(
-        causal_lm.backbone, pad_id=self.pad_id, **engine_options)
+        causal_lm.backbone, pad_id=self.pad_id,
+        final_logit_cap=getattr(causal_lm, "final_logit_cap", None),
+        **engine_options)
     self._generate = None
     self._generate_max_new = None
     self._table = np.asarray(causal_lm.backbone.token_embedding.embeddings

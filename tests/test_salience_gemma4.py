@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import tiny_gemma4
+from lit_gemma import lm as lm_lib
 from lit_gemma.salience import buckets
 from lit_gemma.salience import compilation
 from lit_gemma.salience import engine as engine_lib
@@ -183,6 +184,26 @@ def test_same_bucket_compiles_nothing(loaded):
     engine.salience([other], [_mask(len(other), 9, 12)])  # span change
     engine.salience([ids], [_mask(len(ids), 3, 9)])  # kept text, new span
   assert counter.count == 0
+
+
+@pytest.mark.parametrize("name", tiny_gemma4.GEMMA4_MODELS)
+def test_greedy_generation_equals_keras_hubs_generate(name):
+  """GemmaLM's greedy continuation is keras-hub's own `generate` (through
+  its TensorFlow preprocessor), and each new token is the argmax of the
+  engine's logits: the K/V-cached decoding path and the engine agree."""
+  causal_lm = tiny_gemma4.build_gemma4_causal_lm(name)
+  lm = lm_lib.GemmaLM(causal_lm)
+  prompt = "The capital of France is"
+  ids = lm.encode(prompt)
+  new = lm.generate_ids([ids], 10)[0]
+  assert new
+  expected = causal_lm.generate(prompt, max_length=len(ids) + 10,
+                                stop_token_ids=list(lm.stop_ids))
+  assert prompt + lm.decode(new) == expected
+  logits = lm.engine.logits(ids + new)[len(ids) - 1 : -1]
+  top_two = np.sort(logits, axis=-1)[:, -2:]
+  clear = top_two[:, 1] - top_two[:, 0] > 1e-4
+  assert np.array_equal(logits.argmax(-1)[clear], np.asarray(new)[clear])
 
 
 def test_unknown_backbone_is_refused_in_one_line():

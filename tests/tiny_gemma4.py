@@ -68,14 +68,16 @@ def _gemma3n(dtype: str):
       activation_sparsity_pattern=[0.95, 0.0, 0.0, 0.0], dtype=dtype)
 
 
-def build(name: str, seed: int = 0, dtype: str = "float32"):
+def build(name: str, seed: int = 0, dtype: str = "float32",
+          vocabulary_size: int = VOCABULARY):
   """(backbone, final_logit_cap): a random tiny text model `name`."""
   keras.utils.set_random_seed(seed)
   if name == "gemma3n":
     backbone = _gemma3n(dtype)
   else:
+    config = dict(_GEMMA4_COMMON, vocabulary_size=vocabulary_size)
     backbone = keras_hub.models.Gemma4Backbone(
-        **_GEMMA4_COMMON, **_GEMMA4[name], dtype=dtype)
+        **config, **_GEMMA4[name], dtype=dtype)
   _randomize(backbone, seed)
   return backbone, _TASK_CAP.get(name)
 
@@ -94,3 +96,18 @@ def reference_logits(name: str, backbone, final_logit_cap, ids) -> np.ndarray:
     inputs = {"token_ids": ids, "padding_mask": np.ones_like(ids),
               "position_ids": np.arange(ids.shape[1], dtype="int32")[None]}
   return np.asarray(causal_lm(inputs))[0]
+
+
+def build_gemma4_causal_lm(name: str, seed: int = 0):
+  """A random tiny `Gemma4CausalLM` `name` with a working tokenizer."""
+  import tiny_models  # pylint: disable=g-import-not-at-top
+
+  tokenizer = keras_hub.models.Gemma4Tokenizer(
+      proto=tiny_models.tokenizer_proto(), has_vision_tokens=False,
+      has_video_tokens=False)
+  backbone, cap = build(name, seed,
+                        vocabulary_size=tokenizer.vocabulary_size())
+  preprocessor = keras_hub.models.Gemma4CausalLMPreprocessor(
+      tokenizer, image_converter=None, sequence_length=128)
+  return keras_hub.models.Gemma4CausalLM(
+      preprocessor=preprocessor, backbone=backbone, final_logit_cap=cap)

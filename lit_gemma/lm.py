@@ -128,7 +128,8 @@ class GemmaLM:
       self.stop_ids += (int(end_of_turn),)
     self.engine = engine_lib.SalienceEngine(
         causal_lm.backbone, pad_id=self.pad_id, kept_bytes=kept_bytes,
-        max_batch=max_batch)
+        max_batch=max_batch,
+        final_logit_cap=getattr(causal_lm, "final_logit_cap", None))
     self._generate = None
     self._generate_max_new = None
     self._table = np.asarray(causal_lm.backbone.token_embedding.embeddings

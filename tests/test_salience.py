@@ -42,13 +42,14 @@ def _reference_loss(engine, ids, mask):
   ids = jnp.asarray(ids)
 
   def loss(embeddings):
-    hidden = forward.hidden(params, embeddings[None],
+    hidden = forward.hidden(params, (embeddings[None],),
                             jnp.ones((1, len(ids)), "int32"))
     log_probs = jax.nn.log_softmax(forward.logits(params, hidden)[0], -1)
     nll = -jnp.take_along_axis(log_probs[:-1], ids[1:, None], -1)[:, 0]
     return jnp.sum(nll * mask[1:])
 
-  return loss, forward.embed(params, ids)
+  (embeddings,) = forward.embed(params, ids)
+  return loss, embeddings
 
 
 def test_logits_equal_the_backbones_own(loaded):

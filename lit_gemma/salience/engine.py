@@ -5,8 +5,11 @@ For token ids x_0..x_{T-1} and a 0/1 target mask m (m_0, for BOS, is ignored)
 
     L = sum_t m_t * -log p(x_t | x_<t),   g = dL/dE,
 
-where E are the raw embedding rows of the tokens. Each registered method
-(see methods.py) turns (g, E) into one score per token.
+where E are the raw embedding rows of the tokens: one row per token table
+(models with a per-layer token table have two; g runs over both). Each
+registered method (see methods.py) turns (g, E) into one score per token.
+The forward pass comes from the family registered for the backbone (see
+forward.py); nothing here depends on the family.
 
 Two costs dominate: the decoder stack (forward, then backward to E) and the
 262k-row vocabulary projection. The projection is computed only at the
@@ -42,7 +45,7 @@ class _KeptForward:
   layout: VjpLayout
   activations: list[jax.Array]  # batched over the call that made them
   hidden: jax.Array  # [B, T, d]
-  embeddings: jax.Array  # [B, T, d]
+  embeddings: tuple[jax.Array, ...]  # per token table: [B, T, d_k]
   token_ids: jax.Array  # [B, T]
   index: int  # this text's row in the batch
   length: int  # unpadded token count
@@ -73,11 +76,13 @@ class SalienceEngine:
       kept_bytes: int = 2 << 30,
       max_batch: int = 8,
       pad_id: int = 0,
+      final_logit_cap: float | None = None,
   ):
     """Builds the engine.
 
     Args:
-      backbone: a keras-hub GemmaBackbone or text-only Gemma3Backbone.
+      backbone: a keras-hub backbone of a registered family (text-only
+        Gemma 1-3, Gemma 4 or Gemma 3n; see forward.py).
       methods: names of salience methods to compute (see methods.py).
       kept_texts: most texts whose forward pass is kept for span changes.
       kept_bytes: most memory those kept forward passes may hold, with
@@ -85,8 +90,10 @@ class SalienceEngine:
       max_batch: most texts per compiled call (their forward passes are
         held together until the call ends).
       pad_id: token id used to pad texts to a shape bucket.
+      final_logit_cap: the causal LM's own tanh cap on the logits, if it
+        has one beside the backbone's (`Gemma4CausalLM.final_logit_cap`).
     """
-    self.forward = forward_lib.GemmaForward(backbone)
+    self.forward = forward_lib.make_forward(backbone, final_logit_cap)
     self.methods = methods_lib.check_names(methods)
     self.pad_id = pad_id
     self._kept_texts = kept_texts
@@ -315,7 +322,7 @@ class SalienceEngine:
     """Memory held by kept forward passes (shared batch arrays once)."""
     with self._lock:
       arrays = {id(a): a for k in self._kept.values()
-                for a in (*k.activations, k.hidden, k.embeddings)}
+                for a in (*k.activations, k.hidden, *k.embeddings)}
     return sum(a.nbytes for a in arrays.values())
 
   # -------------------------------------------------------- traced side
@@ -355,8 +362,8 @@ class SalienceEngine:
         params, hidden, token_ids, positions, valid
     )
     (grads,) = vjp_fn(hidden_grad.astype(hidden.dtype))
-    grads = grads.astype(jnp.float32)
-    embeddings = embeddings.astype(jnp.float32)
+    grads = [g.astype(jnp.float32) for g in grads]
+    embeddings = [e.astype(jnp.float32) for e in embeddings]
     return {name: methods_lib.METHODS[name](grads, embeddings)
             for name in self.methods}
 
@@ -364,8 +371,9 @@ class SalienceEngine:
     """Forward, VJP and K masks' scores for one text (vmapped over texts)."""
     embeddings = self.forward.embed(params, token_ids)
 
-    def hidden_of(e):
-      return self.forward.hidden(params, e[None], padding[None])[0]
+    def hidden_of(rows):
+      return self.forward.hidden(params, tuple(r[None] for r in rows),
+                                 padding[None])[0]
 
     hidden, vjp_fn = jax.vjp(hidden_of, embeddings)
     activations = self._record_layout(token_ids.shape[0], vjp_fn, params)
@@ -384,8 +392,8 @@ class SalienceEngine:
                  token_ids, index, positions, valid):
     pick = lambda a: jax.lax.dynamic_index_in_dim(a, index, keepdims=False)
     vjp_fn = layout.rebuild(params, [pick(a) for a in activations])
-    hidden, embeddings, token_ids = (pick(hidden), pick(embeddings),
-                                     pick(token_ids))
+    hidden, token_ids = pick(hidden), pick(token_ids)
+    embeddings = tuple(pick(e) for e in embeddings)
     return jax.vmap(
         lambda p, v: self._scores(vjp_fn, params, hidden, embeddings,
                                   token_ids, p, v)

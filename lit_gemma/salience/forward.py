@@ -1,11 +1,17 @@
-"""Gemma's forward pass from raw embedding rows, as a pure JAX function.
+"""Gemma's forward pass from raw embedding rows, as pure JAX functions.
 
 Salience needs the gradient with respect to the token embeddings, but a
 keras-hub backbone only accepts token ids, and `Gemma3CausalLM` has no
-`score()` hook at all. This module runs the backbone's *own* layers (decoder
-blocks, final norm, tied output projection with Gemma 2's soft-cap) with
-`stateless_call`, so attention, RoPE, sliding windows and norms stay exactly
-keras-hub's while the weights become explicit, traceable arguments.
+`score()` hook at all. Each family's forward class runs the backbone's *own*
+layers (decoder blocks, final norm, tied output projection with its soft-cap)
+with `stateless_call`, so attention, RoPE, sliding windows and norms stay
+exactly keras-hub's while the weights become explicit, traceable arguments.
+
+A token enters a model through one or more token-indexed tables (Gemma 4's E
+models and Gemma 3n add a per-layer table), so `embed` returns a tuple of
+raw rows, one per table, and `hidden` takes that tuple. This module holds
+the shared contract, the registry `make_forward` dispatches on, and Gemma
+1-3's class; other families live in their own modules.
 """
 
 from __future__ import annotations
@@ -18,32 +24,122 @@ import jax.numpy as jnp
 import keras_hub
 
 Params = dict[str, Any]
+Rows = tuple[jax.Array, ...]
+
+_REGISTRY: dict[type, type["Forward"]] = {}
 
 
 class UnsupportedBackboneError(TypeError):
-  """The backbone is not a text-only Gemma 1, 2 or 3 decoder."""
+  """The backbone is not a text-only causal Gemma decoder the engine knows."""
+
+
+def register(*backbone_classes):
+  """Class decorator: `make_forward` uses the class for these backbones."""
+
+  def decorate(forward_cls):
+    for cls in backbone_classes:
+      _REGISTRY[cls] = forward_cls
+    return forward_cls
+
+  return decorate
+
+
+def make_forward(backbone, final_logit_cap: float | None = None) -> "Forward":
+  """The forward class registered for `backbone`'s type, built on it.
+
+  `final_logit_cap` is a task-level tanh cap on the logits (Gemma 4's
+  causal LM has one beside the backbone's own soft-cap).
+  """
+  for cls in type(backbone).__mro__:
+    if cls in _REGISTRY:
+      return _REGISTRY[cls](backbone, final_logit_cap=final_logit_cap)
+  known = sorted(c.__name__ for c in _REGISTRY)
+  raise UnsupportedBackboneError(
+      f"salience supports {', '.join(known)}, got {type(backbone).__name__}")
 
 
 def check_supported(backbone) -> None:
-  """Raises UnsupportedBackboneError unless `backbone` is a Gemma decoder."""
+  """Raises UnsupportedBackboneError unless some family takes `backbone`."""
+  make_forward(backbone)
+
+
+def check_text_causal(backbone) -> None:
+  """Refuses encoders of other modalities and embedding (bidirectional)
+  models, which every family's forward pass leaves out."""
   name = type(backbone).__name__
-  if not isinstance(
-      backbone,
-      (keras_hub.models.GemmaBackbone, keras_hub.models.Gemma3Backbone),
-  ):
-    raise UnsupportedBackboneError(
-        f"salience supports GemmaBackbone and Gemma3Backbone, got {name}"
-    )
-  if getattr(backbone, "vision_encoder", None) is not None:
-    raise UnsupportedBackboneError(
-        f"{name} has a vision encoder; only text-only Gemma 3 is supported"
-    )
+  for attribute in ("vision_encoder", "audio_encoder"):
+    if getattr(backbone, attribute, None) is not None:
+      kind = attribute.split("_")[0]
+      raise UnsupportedBackboneError(
+          f"{name} has a {kind} encoder; load the text-only model for "
+          "salience")
   if getattr(backbone, "is_embedding_model", False) or getattr(
-      backbone, "use_bidirectional_attention", False
-  ):
+      backbone, "use_bidirectional_attention", False):
     raise UnsupportedBackboneError(
-        f"{name} is an embedding model (bidirectional), not a causal LM"
-    )
+        f"{name} is an embedding model (bidirectional), not a causal LM")
+
+
+def layer_state(layer):
+  """A layer's (trainable, non-trainable) values, as stateless_call takes."""
+  return ([v.value for v in layer.trainable_variables],
+          [v.value for v in layer.non_trainable_variables])
+
+
+def variable_index(layer, variable) -> int:
+  """Position of `variable` among `layer`'s trainable variables."""
+  return [v.path for v in layer.trainable_variables].index(variable.path)
+
+
+class Forward:
+  """Pure functions over a backbone's layers and weights.
+
+  Every method takes `params` (see `params()`) as its first argument, so the
+  functions can be jit-compiled once and reused without baking weights into
+  the compiled program. Subclasses set `tables` (one name per token table,
+  the main embedding first) and implement the abstract methods.
+  """
+
+  tables: tuple[str, ...] = ("token_embedding",)
+
+  def __init__(self, backbone, final_logit_cap: float | None = None):
+    self.backbone = backbone
+    self.final_logit_cap = final_logit_cap
+
+  @property
+  def dtype(self):
+    raise NotImplementedError
+
+  def params(self) -> Params:
+    """The current weights as a pytree of arrays (no copies)."""
+    raise NotImplementedError
+
+  def embed(self, params: Params, token_ids: jax.Array) -> Rows:
+    """Raw rows of each token table (before any scale), one per table."""
+    raise NotImplementedError
+
+  def hidden(self, params: Params, rows: Rows,
+             padding_mask: jax.Array) -> jax.Array:
+    """Final-norm hidden states [batch, T, d] from raw rows [batch, T, *]."""
+    raise NotImplementedError
+
+  def output_logits(self, params: Params, hidden: jax.Array) -> jax.Array:
+    """The backbone's own logits (tied projection, its soft-cap)."""
+    raise NotImplementedError
+
+  def logits(self, params: Params, hidden: jax.Array) -> jax.Array:
+    """Vocabulary logits for the given hidden rows, task cap included."""
+    logits = self.output_logits(params, hidden)
+    cap = self.final_logit_cap
+    if cap is not None:
+      logits = jnp.tanh(logits / cap) * cap
+    return logits
+
+  def full_logits(
+      self, params: Params, token_ids: jax.Array, padding_mask: jax.Array
+  ) -> jax.Array:
+    """Logits at every position, as the backbone plus its LM head give them."""
+    hidden = self.hidden(params, self.embed(params, token_ids), padding_mask)
+    return self.logits(params, hidden)
 
 
 @functools.partial(jax.checkpoint, static_argnums=(0,),
@@ -55,60 +151,46 @@ def _block_step(block, trainable, non_trainable, x, padding_mask):
   return out
 
 
-class GemmaForward:
-  """Pure functions over a Gemma backbone's layers and weights.
+@register(keras_hub.models.GemmaBackbone, keras_hub.models.Gemma3Backbone)
+class GemmaForward(Forward):
+  """Gemma 1, 2 and text-only Gemma 3: one token table scaled by sqrt(d)."""
 
-  Every method takes `params` (see `params()`) as its first argument, so the
-  functions can be jit-compiled once and reused without baking weights into
-  the compiled program.
-  """
-
-  def __init__(self, backbone):
-    check_supported(backbone)
-    self.backbone = backbone
+  def __init__(self, backbone, final_logit_cap: float | None = None):
+    check_text_causal(backbone)
+    super().__init__(backbone, final_logit_cap)
     self.hidden_dim = int(backbone.hidden_dim)
     self.vocabulary_size = int(backbone.vocabulary_size)
     self._embedding = backbone.token_embedding
     self._blocks = list(backbone.transformer_layers)
     self._final_norm = backbone.layer_norm
-    self._table_index = [
-        v.path for v in self._embedding.trainable_variables
-    ].index(self._embedding.embeddings.path)
+    self._table_index = variable_index(self._embedding,
+                                       self._embedding.embeddings)
 
   @property
   def dtype(self):
     return self._embedding.embeddings.dtype
 
   def params(self) -> Params:
-    """The current weights as a pytree of arrays (no copies)."""
-
-    def state(layer):
-      return (
-          [v.value for v in layer.trainable_variables],
-          [v.value for v in layer.non_trainable_variables],
-      )
-
     return {
-        "embedding": state(self._embedding),
-        "blocks": [state(block) for block in self._blocks],
-        "final_norm": state(self._final_norm),
+        "embedding": layer_state(self._embedding),
+        "blocks": [layer_state(block) for block in self._blocks],
+        "final_norm": layer_state(self._final_norm),
     }
 
-  def embed(self, params: Params, token_ids: jax.Array) -> jax.Array:
-    """Raw rows of the embedding table (before Gemma's sqrt(d) scale)."""
+  def embed(self, params: Params, token_ids: jax.Array) -> Rows:
     table = params["embedding"][0][self._table_index]
-    return jnp.take(table, token_ids, axis=0)
+    return (jnp.take(table, token_ids, axis=0),)
 
-  def hidden(
-      self, params: Params, embeddings: jax.Array, padding_mask: jax.Array
-  ) -> jax.Array:
-    """Final-norm hidden states [batch, T, d] from raw embedding rows.
+  def hidden(self, params: Params, rows: Rows,
+             padding_mask: jax.Array) -> jax.Array:
+    """Final-norm hidden states from the raw rows (sqrt(d) scale inside).
 
     Under differentiation each block keeps only its matrix products for the
     backward pass and recomputes the cheap elementwise work (norms, RoPE,
     GELU): the kept VJP residuals shrink about 3.4x for about 5% more time
     on a span change.
     """
+    (embeddings,) = rows
     scale = jnp.sqrt(jnp.asarray(self.hidden_dim, "float32"))
     x = embeddings * scale.astype(embeddings.dtype)
     for block, (trainable, non_trainable) in zip(
@@ -118,18 +200,8 @@ class GemmaForward:
     x, _ = self._final_norm.stateless_call(*params["final_norm"], x)
     return x
 
-  def logits(self, params: Params, hidden: jax.Array) -> jax.Array:
-    """Vocabulary logits for the given hidden rows (tied weights, soft-cap)."""
+  def output_logits(self, params: Params, hidden: jax.Array) -> jax.Array:
     logits, _ = self._embedding.stateless_call(
         *params["embedding"], hidden, reverse=True
     )
     return logits
-
-  def full_logits(
-      self, params: Params, token_ids: jax.Array, padding_mask: jax.Array
-  ) -> jax.Array:
-    """Logits at every position, as the backbone plus its LM head give them."""
-    hidden = self.hidden(
-        params, self.embed(params, token_ids), padding_mask
-    )
-    return self.logits(params, hidden)

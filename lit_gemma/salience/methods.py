@@ -1,26 +1,37 @@
 """Salience methods: per-token scores from the gradient g = dL/dE and E.
 
 Registered by name so the engine, the LIT wrapper's output spec and the CLI
-agree on one list. Every method maps (g [T, d], E [T, d]) -> scores [T].
+agree on one list. A token enters the model through one row of each token
+table (one table for Gemma 1-3; Gemma 4's E models and Gemma 3n add a
+per-layer table), so every method maps a sequence of gradients
+(g_k [T, d_k]) and the matching raw rows (E_k [T, d_k]), one pair per
+table, to scores [T]: as if the rows of all tables were one concatenated
+row. With one table that is the plain definition.
 """
 
-from collections.abc import Callable
+import functools
+import operator
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 
-Method = Callable[[jax.Array, jax.Array], jax.Array]
+Method = Callable[[Sequence[jax.Array], Sequence[jax.Array]], jax.Array]
 
 
-def grad_l2(grads: jax.Array, embeddings: jax.Array) -> jax.Array:
-  """How strongly the loss reacts to each token's embedding (unsigned)."""
+def grad_l2(grads: Sequence[jax.Array],
+            embeddings: Sequence[jax.Array]) -> jax.Array:
+  """How strongly the loss reacts to each token's rows (unsigned)."""
   del embeddings
-  return jnp.linalg.norm(grads, axis=-1)
+  return jnp.linalg.norm(jnp.concatenate(list(grads), axis=-1), axis=-1)
 
 
-def grad_dot_input(grads: jax.Array, embeddings: jax.Array) -> jax.Array:
-  """First-order effect of each token's embedding on the loss (signed)."""
-  return jnp.sum(grads * embeddings, axis=-1)
+def grad_dot_input(grads: Sequence[jax.Array],
+                   embeddings: Sequence[jax.Array]) -> jax.Array:
+  """First-order effect of each token's rows on the loss (signed)."""
+  return functools.reduce(operator.add, [
+      jnp.sum(g * e, axis=-1) for g, e in zip(grads, embeddings, strict=True)
+  ])
 
 
 METHODS: dict[str, Method] = {

@@ -125,3 +125,13 @@ def test_unsupported_gemma4_metadata_is_refused(tmp_path, key, value,
   with pytest.raises(lg_gguf.GGUFError) as excinfo:
     gguf_gemma4.read_config(Patched(reader, path, "Gemma 4"), path)
   _assert_one_line_error(excinfo, str(path), message)
+
+
+def test_generation_stops_at_gemma4_end_of_turn(original):
+  """GemmaLM stops where keras-hub's Gemma4CausalLM stops: `<turn|>`."""
+  import sentencepiece  # pylint: disable=g-import-not-at-top
+  from lit_gemma import lm as lm_lib  # pylint: disable=g-import-not-at-top
+
+  tokenizer = original[1].preprocessor.tokenizer
+  sp = sentencepiece.SentencePieceProcessor(model_proto=tokenizer.proto)
+  assert lm_lib.end_of_turn_ids(sp) == (tokenizer.token_to_id("<turn|>"),)

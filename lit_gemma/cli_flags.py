@@ -59,8 +59,12 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   flags.DEFINE_list(
       "models", list(config_lib.DEFAULT_MODELS),
       "Models as NAME:SOURCE,... where SOURCE is 'embedded' (Gemma 3 270M, "
-      "shipped with lit-gemma), a .gguf file of a Gemma 3 text model, a "
-      "keras-hub preset folder or a keras-hub Gemma preset name.",
+      "shipped with lit-gemma), a .gguf file of a Gemma 3 or Gemma 4 text "
+      "model (g4:/m/gemma-4-E2B-it-Q8_0.gguf), a keras-hub preset folder, or "
+      "a keras-hub preset name of Gemma / Gemma 2 (g2:gemma2_2b_en), Gemma 3 "
+      "(g3:gemma3_instruct_1b), Gemma 3n (g3n:gemma3n_e2b_it, text model) "
+      "or Gemma 4 (g4:gemma4_instruct_2b, text model; not the *_assistant "
+      "drafters).",
       flag_values=flag_values)
   flags.DEFINE_list(
       "datasets", None,

@@ -33,6 +33,10 @@ from lit_gemma.salience import buckets
 from lit_gemma.salience import engine as engine_lib
 
 END_OF_TURN = "<end_of_turn>"
+# Every family's end-of-turn piece: Gemma 1-3 and 3n, then Gemma 4 (whose
+# keras-hub task stops at `<turn|>`). Generation stops at whichever the
+# model's vocabulary has.
+END_OF_TURN_PIECES = (END_OF_TURN, "<turn|>")
 # Rows per compiled generation call: decoding is memory-bound on CPU (the
 # 262k-row output projection is read once per step, whatever the rows), so
 # more rows cost little until compute dominates.
@@ -68,6 +72,17 @@ class SalienceRequest:
   target: str = ""
   target_mask: Sequence[float] | None = None
   span: Span | None = None
+
+
+def end_of_turn_ids(sp: sentencepiece.SentencePieceProcessor
+                    ) -> tuple[int, ...]:
+  """The ids of the end-of-turn pieces the vocabulary has."""
+  ids = []
+  for piece in END_OF_TURN_PIECES:
+    i = sp.piece_to_id(piece)
+    if sp.id_to_piece(i) == piece:
+      ids.append(int(i))
+  return tuple(ids)
 
 
 class _GreedyUpTo(keras_hub.samplers.GreedySampler):
@@ -123,9 +138,7 @@ class GemmaLM:
     self.eos_id = int(tokenizer.end_token_id)
     self.pad_id = int(tokenizer.pad_token_id)
     self.stop_ids = (self.eos_id,)
-    end_of_turn = self._sp.piece_to_id(END_OF_TURN)
-    if self._sp.id_to_piece(end_of_turn) == END_OF_TURN:
-      self.stop_ids += (int(end_of_turn),)
+    self.stop_ids += end_of_turn_ids(self._sp)
     self.engine = engine_lib.SalienceEngine(
         causal_lm.backbone, pad_id=self.pad_id, kept_bytes=kept_bytes,
         max_batch=max_batch,

@@ -3,13 +3,16 @@ loaded keras-hub causal LM.
 
 Accepted sources:
   - `embedded`: Gemma 3 270M shipped on PyPI as a GGUF, converted once.
-  - a path to a `.gguf` file of a Gemma 3 text model, converted once.
+  - a path to a `.gguf` file of a Gemma 3 or Gemma 4 text model, converted
+    once.
   - a local keras-hub preset folder (with `config.json`).
-  - a keras-hub preset name of a Gemma, Gemma 2 or Gemma 3 model (downloaded
-    by keras-hub from Kaggle, for users with access).
-Everything else (Gemma 3n, Gemma 4, T5Gemma, EmbeddingGemma, PaliGemma,
-non-Gemma models, unknown names, missing folders) is refused with one line
-that says what was given and what is accepted.
+  - a keras-hub preset name of a Gemma, Gemma 2, Gemma 3, Gemma 3n or Gemma 4
+    model (downloaded by keras-hub from Kaggle, for users with access).
+Multimodal models load as their text model alone (vision and audio encoders
+left out). Everything else (Gemma 4's speculative-decoding "assistant"
+drafters, T5Gemma, EmbeddingGemma, PaliGemma, non-Gemma models, unknown
+names, missing folders) is refused with one line that says what was given
+and what is accepted.
 
 `check()` is cheap (no conversion, no weights read), so that a front end can
 refuse a bad second source before converting the first; `resolve()` then
@@ -32,9 +35,14 @@ from lit_gemma import internals
 
 EMBEDDED = "embedded"
 ACCEPTED = (
-    "accepted: 'embedded', a .gguf file of a Gemma 3 text model, a keras-hub "
-    "preset folder, or a keras-hub Gemma / Gemma 2 / Gemma 3 preset name "
-    "such as gemma2_2b_en or gemma3_1b"
+    "accepted: 'embedded', a .gguf file of a Gemma 3 or Gemma 4 text model, "
+    "a keras-hub preset folder, or a keras-hub Gemma / Gemma 2 / Gemma 3 / "
+    "Gemma 3n / Gemma 4 preset name such as gemma3_1b or gemma4_instruct_2b"
+)
+ASSISTANT = (
+    "is a Gemma 4 speculative-decoding assistant (a drafter that shares K/V "
+    "with a target model in every layer and must not run alone); load its "
+    "target model instead, such as gemma4_instruct_2b"
 )
 _SUPPORTED_BACKBONES = {
     "GemmaBackbone": (
@@ -49,11 +57,29 @@ _SUPPORTED_BACKBONES = {
         keras_hub.models.Gemma3CausalLMPreprocessor,
         keras_hub.models.Gemma3CausalLM,
     ),
+    "Gemma3nBackbone": (
+        keras_hub.models.Gemma3nBackbone,
+        keras_hub.models.Gemma3nTokenizer,
+        keras_hub.models.Gemma3nCausalLMPreprocessor,
+        keras_hub.models.Gemma3nCausalLM,
+    ),
+    "Gemma4Backbone": (
+        keras_hub.models.Gemma4Backbone,
+        keras_hub.models.Gemma4Tokenizer,
+        keras_hub.models.Gemma4CausalLMPreprocessor,
+        keras_hub.models.Gemma4CausalLM,
+    ),
 }
+# Backbone arguments that hold a multimodal model's encoders: set to None,
+# keras-hub builds (and loads the weights of) the text model alone.
+_ENCODER_ARGS = {
+    "Gemma3Backbone": ("vision_encoder",),
+    "Gemma3nBackbone": ("vision_encoder_config", "audio_encoder_config"),
+    "Gemma4Backbone": ("vision_encoder", "audio_encoder"),
+}
+_ACCEPTED_FAMILIES = ("gemma", "gemma3", "gemma3n", "gemma4")
 # keras-hub's preset registry groups presets by model folder ("path").
 _REFUSED_FAMILIES = {
-    "gemma3n": "Gemma 3n",
-    "gemma4": "Gemma 4",
     "t5gemma": "T5Gemma (encoder-decoder)",
     "t5gemma2": "T5Gemma 2 (encoder-decoder)",
     "pali_gemma": "PaliGemma (vision-language)",
@@ -151,7 +177,7 @@ def check(spec: str) -> CheckedSource:
       raise SourceError(
           f"model source {spec!r} is a {_REFUSED_FAMILIES[family]} preset, "
           f"which lit-gemma does not support; {ACCEPTED}")
-    if family not in ("gemma", "gemma3"):
+    if family not in _ACCEPTED_FAMILIES:
       raise SourceError(
           f"model source {spec!r} is a keras-hub {family or 'non-Gemma'} "
           f"preset, not a Gemma text model; {ACCEPTED}")
@@ -159,6 +185,8 @@ def check(spec: str) -> CheckedSource:
       raise SourceError(
           f"model source {spec!r} is an EmbeddingGemma preset (an encoder, "
           f"not a causal LM); {ACCEPTED}")
+    if family == "gemma4" and spec.endswith("_assistant"):
+      raise SourceError(f"model source {spec!r} {ASSISTANT}; {ACCEPTED}")
     return CheckedSource(spec, "preset", spec)
   looks_like_path = os.sep in spec or spec.startswith((".", "~"))
   what = "no such file or folder" if looks_like_path else "unknown preset name"
@@ -192,7 +220,7 @@ def _backbone_config(source: ModelSource) -> dict:
 
 
 def load_causal_lm(spec: str | CheckedSource, dtype: str = "float32"):
-  """Loads a keras-hub causal LM (Gemma 1, 2 or 3, text only).
+  """Loads a keras-hub causal LM (Gemma 1, 2, 3, 3n or 4; text only).
 
   Args:
     spec: a model source (see the module docstring).
@@ -218,18 +246,23 @@ def load_causal_lm(spec: str | CheckedSource, dtype: str = "float32"):
     raise SourceError(
         f"model source {spec!r} is an EmbeddingGemma-style encoder, not a "
         f"causal LM; {ACCEPTED}")
+  shared = backbone_config.get("num_kv_shared_layers") or 0
+  if class_name == "Gemma4Backbone" and shared >= backbone_config.get(
+      "num_layers", 0) > 0:
+    raise SourceError(f"model source {spec!r} {ASSISTANT}; {ACCEPTED}")
   backbone_cls, tokenizer_cls, preprocessor_cls, task_cls = (
       _SUPPORTED_BACKBONES[class_name])
-  overrides = {}
-  if backbone_config.get("vision_encoder") is not None:
-    overrides["vision_encoder"] = None  # keras-hub loads the text model alone
+  encoders = _ENCODER_ARGS.get(class_name, ())
+  overrides = {arg: None for arg in encoders
+               if backbone_config.get(arg) is not None}
   with internals.skipping_random_init():
     backbone = backbone_cls.from_preset(source.preset, dtype=dtype,
                                         **overrides)
   tokenizer = tokenizer_cls.from_preset(source.preset)
-  if class_name == "Gemma3Backbone":
-    preprocessor = preprocessor_cls(tokenizer, image_converter=None)
-  else:
-    preprocessor = preprocessor_cls(tokenizer)
+  converters = {"Gemma3Backbone": ("image_converter",),
+                "Gemma3nBackbone": ("image_converter", "audio_converter"),
+                "Gemma4Backbone": ("image_converter", "audio_converter",
+                                   "video_converter")}.get(class_name, ())
+  preprocessor = preprocessor_cls(tokenizer, **dict.fromkeys(converters))
   return task_cls(backbone=backbone, preprocessor=preprocessor), source
 

@@ -12,7 +12,8 @@ A template file's entries:
   examples           optional few-shot rows (mappings), each rendered with
   example_template   and joined with
   example_separator  (default a blank line) into `{{examples}}`
-  chat               true: wrap the prompt as a Gemma user turn + model opener
+  chat               true: wrap the prompt as a user turn + model opener, in
+                     each loaded model's chat format (chat_formats.py)
   fields             optional constant fields added to every datapoint
   rows | rows_file   variable mappings, inline or from a CSV/JSONL file
                      (relative to the template file); a row's `target`,
@@ -30,6 +31,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lit_gemma import chat_formats
 from lit_gemma import fields
 from lit_gemma.datafiles import DataError
 from lit_gemma.datafiles import Row
@@ -57,9 +59,10 @@ _KEYS = (
 )
 
 
-def chat_prompt(user_text: str) -> str:
-  """Wraps text as a Gemma user turn followed by the model turn opener."""
-  return f"{USER_TURN_START}{user_text}{TURN_END}{MODEL_TURN_START}"
+def chat_prompt(user_text: str, chat_format: str = chat_formats.DEFAULT
+                ) -> str:
+  """Wraps text as a user turn followed by the model turn opener."""
+  return chat_formats.get(chat_format).prompt(user_text)
 
 
 class UndefinedVariableError(ValueError):
@@ -115,14 +118,15 @@ class Template:
         render(self.example_template, ex) for ex in self.examples
     )
 
-  def render(self, variables: Mapping[str, Any]) -> str:
+  def render(self, variables: Mapping[str, Any],
+             chat_format: str = chat_formats.DEFAULT) -> str:
     """The prompt for one row of variables (chat-wrapped if `chat`)."""
     values = dict(self.fields)
     values.update(variables)
     if self.examples:
       values[EXAMPLES_VARIABLE] = self.render_examples()
     text = render(self.template, values)
-    return chat_prompt(text) if self.chat else text
+    return chat_prompt(text, chat_format) if self.chat else text
 
 
 def load_templates(path: str) -> list[Template]:
@@ -186,12 +190,12 @@ def _parse(path: str, index: int, entry: Any) -> Template:
   if not isinstance(entry.get("chat", False), bool):
     raise fail("field 'chat' must be true or false", "chat")
 
-  fields = entry.get("fields") or {}
-  if not isinstance(fields, dict):
-    raise fail(f"field 'fields' must be a mapping, got {type_name(fields)}",
-               "fields")
+  constants = entry.get("fields") or {}
+  if not isinstance(constants, dict):
+    raise fail(f"field 'fields' must be a mapping, got "
+               f"{type_name(constants)}", "fields")
   for key in _RESERVED:
-    if key in fields:
+    if key in constants:
       raise fail(f"fields: '{key}' is reserved (set by the template)", key)
 
   examples = entry.get("examples")
@@ -252,14 +256,16 @@ def _parse(path: str, index: int, entry: Any) -> Template:
           "example_separator", DEFAULT_EXAMPLE_SEPARATOR
       ),
       chat=entry.get("chat", False),
-      fields=fields,
+      fields=constants,
       rows=rows,
       rows_file=rows_file,
       path=path,
   )
 
 
-def render_file(path: str, root: str | None = None) -> list[Row]:
+def render_file(path: str, root: str | None = None,
+                chat_format_names: Sequence[str] = (chat_formats.DEFAULT,)
+                ) -> list[Row]:
   """Renders every template of a file over its rows, as dataset records.
 
   Templates that share rows (one `rows_file`, or equal `rows`) are
@@ -268,11 +274,16 @@ def render_file(path: str, root: str | None = None) -> list[Row]:
   Args:
     path: the template file.
     root: if set, every `rows_file` must resolve inside this folder.
+    chat_format_names: the chat formats of the loaded models; a chat
+      template renders once per format when there are several.
 
   Returns:
-    One Row per (template, row): `prompt`, `template_id`, the template's
-    `fields` and the row's values; located at the row.
+    One Row per (template, row), and per chat format for a chat template
+    when several are given (with a `chat_format` field): `prompt`,
+    `template_id`, the template's `fields` and the row's values; located at
+    the row.
   """
+  formats = list(dict.fromkeys(chat_format_names)) or [chat_formats.DEFAULT]
   groups: dict[str, list[Template]] = {}
   for template in load_templates(path):
     groups.setdefault(_rows_key(template), []).append(template)
@@ -281,7 +292,11 @@ def render_file(path: str, root: str | None = None) -> list[Row]:
     rows = _read_rows(group[0], root)
     for row in rows:
       for template in group:
-        records.append(_render_row(template, row))
+        if template.chat and len(formats) > 1:
+          records.extend(_render_row(template, row, f, tag_format=True)
+                         for f in formats)
+        else:
+          records.append(_render_row(template, row, formats[0]))
   return records
 
 
@@ -322,7 +337,9 @@ def _read_rows(template: Template, root: str | None) -> list[Row]:
   return list(reader(rows_path, text))
 
 
-def _render_row(template: Template, row: Row) -> Row:
+def _render_row(template: Template, row: Row,
+                chat_format: str = chat_formats.DEFAULT,
+                tag_format: bool = False) -> Row:
   """One datapoint: the row's values, template fields, prompt and id."""
   if row.line is None:  # Inline row: the template file, index in rows.
     context = f"template '{template.id}', {row.context}"
@@ -341,11 +358,13 @@ def _render_row(template: Template, row: Row) -> Row:
         EXAMPLES_VARIABLE,
     )
   try:
-    prompt = template.render(row.data)
+    prompt = template.render(row.data, chat_format)
   except UndefinedVariableError as e:
     raise located.error(str(e), e.names[0]) from None
   data = {fields.TEMPLATE_ID: template.id}
   data.update(template.fields)
   data.update(row.data)
   data[fields.PROMPT] = prompt
+  if tag_format:
+    data[chat_formats.FIELD] = chat_format
   return Row(row.path, row.line, data, context)

@@ -499,8 +499,8 @@ def test_prepare_cli_prints_one_line_on_error(tmp_path):
   lines = result.stderr.strip().splitlines()
   assert all(line.startswith("lit-gemma: converting") for line in lines[:-1])
   assert lines[-1] == (f"lit-gemma prepare: {path}: architecture 'llama' is "
-                       "not supported (lit-gemma converts 'gemma3' GGUF files "
-                       "only)")
+                       "not supported (lit-gemma converts 'gemma3', "
+                       "'gemma4' GGUF files only)")
   assert _cache_entries(tmp_path / "cache") == []
 
 

@@ -5,6 +5,7 @@ import keras_hub
 import numpy as np
 import pytest
 
+import gguf_gemma4_writer
 import tiny_models
 from lit_gemma import sources
 
@@ -58,15 +59,16 @@ def test_multimodal_gemma3_preset_loads_text_model_only(tmp_path):
 
 def test_preset_names_resolve_without_downloading():
   for name in ("gemma_2b_en", "gemma2_instruct_2b_en", "gemma3_1b",
-               "gemma3_instruct_4b"):
+               "gemma3_instruct_4b", "gemma3n_e2b_it", "gemma4_instruct_2b",
+               "gemma4_26b_a4b"):
     source = sources.resolve(name)
     assert source.preset == name
     assert source.identity.startswith("keras-hub:kaggle://")
 
 
 @pytest.mark.parametrize("name,family", [
-    ("gemma3n_e2b", "Gemma 3n"),
-    ("gemma4_2b", "Gemma 4"),
+    ("gemma4_instruct_2b_assistant", "speculative-decoding assistant"),
+    ("gemma4_instruct_31b_assistant", "speculative-decoding assistant"),
     ("t5gemma_s_s_ul2", "T5Gemma"),
     ("pali_gemma_3b_224", "PaliGemma"),
     ("embedding_gemma3_300m", "EmbeddingGemma"),
@@ -137,3 +139,33 @@ def test_loading_leaves_keras_random_initializers_intact(tiny_presets):
       vocabulary_size=64, num_layers=1, num_query_heads=2,
       num_key_value_heads=1, hidden_dim=16, intermediate_dim=32, head_dim=8)
   assert np.asarray(fresh.token_embedding.embeddings).std() > 0
+
+
+def test_gemma4_folder_loads_text_model(tmp_path):
+  """A Gemma 4 preset folder loads with its weights and Gemma 4's own
+  tokenizer and task (`<turn|>` a single token)."""
+  lm = gguf_gemma4_writer.build_causal_lm("k_eq_v")
+  lm.save_to_preset(str(tmp_path))
+  causal_lm, source = sources.load_causal_lm(str(tmp_path))
+  assert isinstance(causal_lm, keras_hub.models.Gemma4CausalLM)
+  assert causal_lm.backbone.vision_encoder is None
+  for got, want in zip(causal_lm.backbone.weights, lm.backbone.weights):
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+  tokenizer = causal_lm.preprocessor.tokenizer
+  assert np.asarray(tokenizer("<turn|>")).tolist() == [
+      tokenizer.token_to_id("<turn|>")]
+  assert source.identity.startswith("preset:")
+
+
+def test_gemma4_assistant_folder_is_refused_by_its_config(tmp_path):
+  """An assistant shares K/V in every layer; its name may be anything."""
+  (tmp_path / "config.json").write_text(
+      '{"module": "keras_hub.src.models.gemma4.gemma4_backbone", '
+      '"class_name": "Gemma4Backbone", "config": {"num_layers": 4, '
+      '"num_kv_shared_layers": 4}}')
+  with pytest.raises(sources.SourceError) as error:
+    sources.load_causal_lm(str(tmp_path))
+  message = str(error.value)
+  assert "\n" not in message
+  assert "speculative-decoding assistant" in message
+  assert "must not run alone" in message

@@ -65,7 +65,7 @@ def check_dtype(dtype: str, what: os.PathLike | str) -> None:
 def convert(gguf_path: os.PathLike | str, preset_dir: os.PathLike | str,
             dtype: str = "float32",
             progress: Progress | None = None) -> pathlib.Path:
-  """Converts a GGUF of a registered family (Gemma 3) into a keras-hub
+  """Converts a GGUF of a registered family (Gemma 3, Gemma 4) into a keras-hub
   causal-LM preset folder.
 
   Args:
@@ -92,6 +92,9 @@ def convert(gguf_path: os.PathLike | str, preset_dir: os.PathLike | str,
   reader.check_tensor_types(gguf_reader, path)
   table = family.tensors(config)
   weights.check(gguf_reader.tensors, table, family.name, path)
+  if family.with_tensors is not None:
+    config = family.with_tensors(
+        config, {t.name: t for t in gguf_reader.tensors}, path)
   total = len(gguf_reader.tensors) + 2
   done = 0
   progress(done, total, "building the backbone")

@@ -34,6 +34,9 @@ class Family:
       with its tokenizer and preprocessor.
     text_tokens: pieces of the vocabulary that must be matched in text
       (chat turn markers): made USER_DEFINED in the rebuilt tokenizer.
+    with_tensors: (config, tensors by GGUF name, path) -> config, for what
+      only a tensor says (Gemma 4's partial RoPE lives in `rope_freqs`);
+      None: the metadata says everything.
   """
 
   architecture: str
@@ -43,3 +46,4 @@ class Family:
   backbone: Callable[[Any, str], Any]
   causal_lm: Callable[[Any, bytes], Any]
   text_tokens: tuple[str, ...] = ()
+  with_tensors: Callable[[Any, dict, pathlib.Path], Any] | None = None

@@ -11,10 +11,11 @@ import pathlib
 
 from lit_gemma.gguf import family
 from lit_gemma.gguf import gemma3
+from lit_gemma.gguf import gemma4
 from lit_gemma.gguf import reader
 
 FAMILIES: dict[str, family.Family] = {
-    f.architecture: f for f in (gemma3.FAMILY,)
+    f.architecture: f for f in (gemma3.FAMILY, gemma4.FAMILY)
 }
 
 

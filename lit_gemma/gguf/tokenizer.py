@@ -13,6 +13,7 @@ from __future__ import annotations
 import pathlib
 from typing import Iterable
 
+from lit_gemma.gguf import merges as merges_lib
 from lit_gemma.gguf import reader
 
 # Gemma 1-3's chat turn markers (the default, for callers without a family).
@@ -35,11 +36,16 @@ def sentencepiece_proto(gguf_reader, path: pathlib.Path,
 
   meta = reader.Meta(gguf_reader, path)
   model = meta.get("tokenizer.ggml.model", None)
-  if model != "llama":
-    raise reader.fail(path, f"tokenizer model {model!r} is not "
-                      "SentencePiece ('llama'), as Gemma's is")
+  if model not in ("llama", "gemma4"):
+    raise reader.fail(path, f"tokenizer model {model!r} is neither "
+                      "SentencePiece ('llama', Gemma 1-3) nor Gemma 4's BPE "
+                      "('gemma4')")
   tokens = meta.get("tokenizer.ggml.tokens")
   scores = meta.get("tokenizer.ggml.scores")
+  if model == "gemma4":  # Scores are placeholders; the merges rank pieces.
+    scores = merges_lib.scores(
+        [t.replace(" ", _SPACE) for t in tokens],
+        meta.get("tokenizer.ggml.merges"), path)
   types = meta.get("tokenizer.ggml.token_type")
   if not len(tokens) == len(scores) == len(types):
     raise reader.fail(path, "tokenizer tokens, scores and types differ in "

@@ -29,12 +29,14 @@ class Tensor:
     shape: numpy shape in llama.cpp's row-major (out, in) layout.
     variable: where it goes, as attribute names and list indices from the
       backbone, dot-separated ("transformer_layers.3.attention.query_dense.
-      kernel").
+      kernel"); None for a tensor llama.cpp may write but the model never
+      reads (such as K/V of Gemma 4's K/V-sharing layers): it may be absent,
+      and is checked for shape but not loaded.
     transform: llama.cpp layout -> the variable's layout.
   """
 
   shape: tuple[int, ...]
-  variable: str
+  variable: str | None
   transform: Transform
 
 
@@ -81,12 +83,13 @@ def check(tensors, table: dict[str, Tensor], family: str,
     more = f" and {len(unused) - 3} more" if len(unused) > 3 else ""
     raise reader.fail(path, f"tensors that keras-hub's {family} has no place "
                       f"for: {', '.join(unused[:3])}{more}")
-  missing = [n for n in table if n not in found]
+  missing = [n for n, spec in table.items()
+             if n not in found and spec.variable is not None]
   if missing:
     raise reader.fail(path, f"tensor {missing[0]} is missing "
                       f"({len(missing)} missing in all)")
   for name, spec in table.items():
-    if found[name] != spec.shape:
+    if name in found and found[name] != spec.shape:
       raise reader.fail(path, f"tensor {name} has shape {list(found[name])} "
                         f"but the metadata implies {list(spec.shape)}")
 
@@ -103,11 +106,14 @@ def load(tensors, backbone, table: dict[str, Tensor], path: pathlib.Path,
          step: Callable[[str], None]) -> None:
   """Assigns every tensor (after `check`); refuses unset variables."""
   by_name = {t.name: t for t in tensors}
-  if set(table) != set(by_name):  # `check` ran first.
+  if not set(by_name) <= set(table):  # `check` ran first.
     raise reader.fail(path, "internal error: tensor names and targets differ")
   assigned = set()
   for name, t in by_name.items():
     spec = table[name]
+    if spec.variable is None:  # Written by llama.cpp, never read.
+      step(f"tensor {name} (unused)")
+      continue
     var = variable(backbone, spec.variable)
     value = spec.transform(reader.dequantize(t))
     if tuple(value.shape) != tuple(var.shape):

@@ -1,0 +1,293 @@
+"""Gemma 4 text models (llama.cpp architecture "gemma4") as a GGUF family.
+
+Why this module exists: it is the whole mapping from a Gemma 4 GGUF to
+keras-hub's `Gemma4CausalLM` (text only): which `gemma4.*` metadata becomes
+which `Gemma4Backbone` argument, refusing what keras-hub's Gemma 4 cannot
+express, and the table of tensors with their shapes, variables and layout
+changes. Names and keys follow llama.cpp's `convert_hf_to_gguf.py`
+(`Gemma4Model`) and its loader (`src/models/gemma4.cpp`); tensor names are
+those of the `gguf` package's `MODEL_TENSORS[MODEL_ARCH.GEMMA4]`.
+
+Conventions checked against llama.cpp rather than carried over from Gemma 3:
+- RMSNorm weights are stored as they are (`Gemma4Model.norm_shift` is 0):
+  Gemma 4's norm is `x * scale`, so no +1 is removed.
+- head sizes: `attention.key_length` is the global layers' head size,
+  `attention.key_length_swa` the sliding layers'.
+- `attention.head_count_kv` per layer (an array) means the global layers
+  have their own K/V head count and share one projection for K and V (no
+  `attn_v` on those layers), which is what keras-hub's
+  `num_global_key_value_heads` builds.
+- `rope_freqs` (one per global layer, all equal) holds 1 for each rotated
+  frequency pair and 1e30 for each unrotated one: the partial rotary factor.
+- `feed_forward_length` per layer is twice as wide on K/V-sharing layers
+  when the model uses the double-wide MLP.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from lit_gemma.gguf import family
+from lit_gemma.gguf import reader
+from lit_gemma.gguf import weights
+
+ARCHITECTURE = "gemma4"
+NAME = "Gemma 4"
+TURN_MARKERS = ("<|turn>", "<turn|>")
+_UNROTATED = 1e29  # llama.cpp writes 1e30 for a frequency pair left alone.
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """The backbone's arguments, and what the tensor table needs besides."""
+
+  kwargs: dict[str, Any]
+  sliding: tuple[bool, ...]  # per layer: True for a sliding-window layer
+
+  @property
+  def num_layers(self) -> int:
+    return self.kwargs["num_layers"]
+
+  def first_shared(self) -> int:
+    return self.num_layers - self.kwargs["num_kv_shared_layers"]
+
+
+def _per_layer(meta: reader.Meta, key: str, n: int, path) -> list[int]:
+  value = meta.get(key)
+  values = value if isinstance(value, list) else [value] * n
+  if len(values) != n:
+    raise reader.fail(path, f"{key} has {len(values)} values for {n} layers")
+  return [int(v) for v in values]
+
+
+def read_config(meta: reader.Meta, path: pathlib.Path) -> Config:
+  """Builds the backbone arguments, refusing what keras-hub cannot express."""
+  a = ARCHITECTURE
+  fail = reader.fail
+  n = meta.get_int(f"{a}.block_count")
+  pattern = meta.get(f"{a}.attention.sliding_window_pattern")
+  if not isinstance(pattern, list) or len(pattern) != n:
+    raise fail(path, f"{a}.attention.sliding_window_pattern must hold one "
+               f"bool per layer ({n})")
+  sliding = tuple(bool(p) for p in pattern)
+  if all(sliding):
+    raise fail(path, "no global attention layer (keras-hub's Gemma 4 needs "
+               "one)")
+  shared = int(meta.get(f"{a}.attention.shared_kv_layers", 0))
+  if shared >= n:
+    raise fail(path, f"all {n} layers share K/V ({a}.attention."
+               "shared_kv_layers): this is a speculative-decoding assistant, "
+               "not a model that runs alone")
+  head_dim = meta.get_int(f"{a}.attention.key_length_swa")
+  global_head_dim = meta.get_int(f"{a}.attention.key_length")
+  for k, v in (("key_length", "value_length"),
+               ("key_length_swa", "value_length_swa")):
+    if meta.get_int(f"{a}.attention.{k}") != meta.get_int(
+        f"{a}.attention.{v}"):
+      raise fail(path, f"{a}.attention.{k} != {v}; Gemma 4 needs them equal")
+
+  kv = _per_layer(meta, f"{a}.attention.head_count_kv", n, path)
+  local_kv = {h for h, s in zip(kv, sliding) if s}
+  global_kv = {h for h, s in zip(kv, sliding) if not s}
+  if len(local_kv) > 1 or len(global_kv) > 1:
+    raise fail(path, f"{a}.attention.head_count_kv {kv} varies within a "
+               "layer type; keras-hub's Gemma 4 has one per type")
+  per_layer_kv = isinstance(meta.get(f"{a}.attention.head_count_kv"), list)
+  num_kv = local_kv.pop() if local_kv else global_kv.copy().pop()
+
+  ffn = _per_layer(meta, f"{a}.feed_forward_length", n, path)
+  first_shared = n - shared
+  double_wide = ffn[first_shared:] != ffn[:1] * shared if shared else False
+  wanted = [ffn[0] * (2 if double_wide and i >= first_shared else 1)
+            for i in range(n)]
+  if ffn != wanted:
+    raise fail(path, f"{a}.feed_forward_length {ffn} is neither one width "
+               "nor twice as wide on the K/V-sharing layers")
+
+  if meta.get(f"{a}.rope.scaling.type", "none") != "none":
+    raise fail(path, "RoPE scaling is not supported by keras-hub's Gemma 4")
+  if meta.has(f"{a}.rope.dimension_count_swa") and meta.get_int(
+      f"{a}.rope.dimension_count_swa") != head_dim:
+    raise fail(path, "partial RoPE on sliding-window layers is not "
+               "supported by keras-hub's Gemma 4")
+  if meta.has(f"{a}.rope.dimension_count") and meta.get_int(
+      f"{a}.rope.dimension_count") != global_head_dim:
+    raise fail(path, f"{a}.rope.dimension_count differs from the global "
+               "head size; llama.cpp marks unrotated pairs in rope_freqs")
+
+  if int(meta.get(f"{a}.expert_count", 0)):
+    # The fused ffn_gate_up_exps tensor fills two keras-hub variables, which
+    # the one-tensor-one-variable table does not express yet.
+    raise fail(path, "mixture-of-experts Gemma 4 GGUF files (26B A4B) are "
+               "not supported yet; use the keras-hub preset "
+               "gemma4_instruct_26b_a4b")
+  vocab = len(meta.get("tokenizer.ggml.tokens"))
+  kwargs = dict(
+      vocabulary_size=vocab,
+      image_size=896,  # required by keras-hub, unused by the text model
+      num_layers=n,
+      num_query_heads=meta.get_int(f"{a}.attention.head_count"),
+      num_key_value_heads=num_kv,
+      hidden_dim=meta.get_int(f"{a}.embedding_length"),
+      intermediate_dim=ffn[0],
+      head_dim=head_dim,
+      global_head_dim=global_head_dim,
+      attention_logit_soft_cap=meta.get(f"{a}.attn_logit_softcapping", None),
+      final_logit_soft_cap=meta.get(f"{a}.final_logit_softcapping", None),
+      use_sliding_window_attention=True,
+      sliding_window_size=meta.get_int(f"{a}.attention.sliding_window"),
+      layer_types=["sliding_attention" if s else "full_attention"
+                   for s in sliding],
+      global_rope_wavelength=float(meta.get(f"{a}.rope.freq_base")),
+      local_rope_wavelength=float(meta.get(f"{a}.rope.freq_base_swa")),
+      layer_norm_epsilon=float(
+          meta.get(f"{a}.attention.layer_norm_rms_epsilon")),
+      num_kv_shared_layers=shared,
+      num_global_key_value_heads=(global_kv.pop() if per_layer_kv
+                                  else None),
+      hidden_size_per_layer_input=int(
+          meta.get(f"{a}.embedding_length_per_layer_input", 0)),
+      vocab_size_per_layer_input=vocab,
+      use_double_wide_mlp=double_wide,
+      vision_encoder=None,
+      audio_encoder=None,
+  )
+  return Config(kwargs, sliding)
+
+
+def with_tensors(config: Config, tensors_by_name, path: pathlib.Path
+                 ) -> Config:
+  """Completes the config from `rope_freqs.weight` (the partial rotary
+  factor of the global layers), which metadata does not carry."""
+  t = tensors_by_name.get("rope_freqs.weight")
+  if t is None:
+    return config
+  factor = _rotary_factor(reader.dequantize(t),
+                          config.kwargs["global_head_dim"], path)
+  kwargs = dict(config.kwargs, global_rope_partial_rotary_factor=factor)
+  return dataclasses.replace(config, kwargs=kwargs)
+
+
+def _rotary_factor(rope_freqs: np.ndarray, global_head_dim: int,
+                   path: pathlib.Path) -> float:
+  """keras-hub's `global_rope_partial_rotary_factor` from `rope_freqs`."""
+  values = np.asarray(rope_freqs, dtype=np.float64).reshape(-1)
+  rotated = int(np.sum(values == 1.0))
+  if (values[:rotated] != 1.0).any() or (values[rotated:] < _UNROTATED).any():
+    raise reader.fail(path, "rope_freqs.weight is not 1 for the rotated "
+                      "pairs then 1e30 (llama.cpp's proportional RoPE)")
+  return 2.0 * rotated / global_head_dim
+
+
+def tensors(config: Config) -> dict[str, weights.Tensor]:
+  """Every tensor a Gemma 4 GGUF must (or may) have, with where it goes."""
+  k = config.kwargs
+  d, v, n = k["hidden_dim"], k["vocabulary_size"], k["num_layers"]
+  nq, hpl = k["num_query_heads"], k["hidden_size_per_layer_input"]
+  T, tr, same = weights.Tensor, weights.transpose, weights.same
+  table = {
+      "token_embd.weight": T((v, d), "token_embedding.embeddings", same),
+      "output_norm.weight": T((d,), "layer_norm.scale", same),
+  }
+  if not all(config.sliding):  # read by `with_tensors`, not loaded
+    table["rope_freqs.weight"] = T((k["global_head_dim"] // 2,), None, same)
+  if hpl:
+    table["per_layer_token_embd.weight"] = T(
+        (k["vocab_size_per_layer_input"], n * hpl),
+        "per_layer_token_embedding.embeddings", same)
+    table["per_layer_model_proj.weight"] = T(
+        (n * hpl, d), "per_layer_model_projection.kernel", tr)
+    table["per_layer_proj_norm.weight"] = T(
+        (hpl,), "per_layer_projection_norm.scale", same)
+  for i in range(n):
+    table.update(_block(config, i))
+  return table
+
+
+def _block(config: Config, i: int) -> dict[str, weights.Tensor]:
+  k = config.kwargs
+  d, nq, hpl = k["hidden_dim"], k["num_query_heads"], (
+      k["hidden_size_per_layer_input"])
+  is_global = not config.sliding[i]
+  hd = k["global_head_dim"] if is_global else k["head_dim"]
+  k_eq_v = is_global and k["num_global_key_value_heads"] is not None
+  nkv = k["num_global_key_value_heads"] if k_eq_v else k[
+      "num_key_value_heads"]
+  shared = i >= config.first_shared()
+  f = k["intermediate_dim"] * (2 if shared and k["use_double_wide_mlp"]
+                               else 1)
+  T, tr, same = weights.Tensor, weights.transpose, weights.same
+  at = "attention."
+  rows = [
+      ("attn_norm", (d,), "pre_attention_norm.scale", same),
+      ("post_attention_norm", (d,), "post_attention_norm.scale", same),
+      ("ffn_norm", (d,), "pre_ffw_norm.scale", same),
+      ("post_ffw_norm", (d,), "post_ffw_norm.scale", same),
+      ("attn_q", (nq * hd, d), at + "query_dense.kernel",
+       weights.heads_in(nq, hd)),
+      ("attn_q_norm", (hd,), at + "query_norm.scale", same),
+      ("attn_output", (d, nq * hd), at + "output_dense.kernel",
+       weights.heads_out(nq, hd)),
+      ("ffn_gate", (f, d), "gating_ffw.kernel", tr),
+      ("ffn_up", (f, d), "gating_ffw_2.kernel", tr),
+      ("ffn_down", (d, f), "ffw_linear.kernel", tr),
+      ("layer_output_scale", (1,), "layer_scalar", _scalar),
+  ]
+  # K/V-sharing layers read another layer's K/V: llama.cpp may still write
+  # their projections, which nothing reads.
+  kv_var = (lambda where: None) if shared else (lambda where: at + where)
+  rows.append(("attn_k", (nkv * hd, d), kv_var("key_dense.kernel"),
+               weights.heads_in(nkv, hd)))
+  rows.append(("attn_k_norm", (hd,), kv_var("key_norm.scale"), same))
+  if not k_eq_v:
+    rows.append(("attn_v", (nkv * hd, d), kv_var("value_dense.kernel"),
+                 weights.heads_in(nkv, hd)))
+  if hpl:
+    rows += [
+        ("inp_gate", (hpl, d), "per_layer_input_gate.kernel", tr),
+        ("proj", (d, hpl), "per_layer_up_proj.kernel", tr),
+        ("post_norm", (d,), "post_per_layer_input_norm.scale", same),
+    ]
+  table = {}
+  for name, shape, where, transform in rows:
+    var = None if where is None else f"transformer_layers.{i}.{where}"
+    table[f"blk.{i}.{name}.weight"] = T(shape, var, transform)
+  return table
+
+
+def _scalar(w: np.ndarray) -> np.ndarray:
+  return w.reshape(())
+
+
+def backbone(config: Config, dtype: str):
+  import keras_hub  # pylint: disable=g-import-not-at-top
+
+  return keras_hub.models.Gemma4Backbone(dtype=dtype, **config.kwargs)
+
+
+def causal_lm(gemma4_backbone, proto: bytes):
+  import keras_hub  # pylint: disable=g-import-not-at-top
+
+  tokenizer = keras_hub.models.Gemma4Tokenizer(
+      proto=proto, has_vision_tokens=False, has_audio_tokens=False,
+      has_video_tokens=False)
+  preprocessor = keras_hub.models.Gemma4CausalLMPreprocessor(
+      tokenizer, image_converter=None)
+  return keras_hub.models.Gemma4CausalLM(backbone=gemma4_backbone,
+                                         preprocessor=preprocessor)
+
+
+FAMILY = family.Family(
+    architecture=ARCHITECTURE,
+    name=NAME,
+    read_config=read_config,
+    tensors=tensors,
+    backbone=backbone,
+    causal_lm=causal_lm,
+    text_tokens=TURN_MARKERS,
+    with_tensors=with_tensors,
+)

@@ -8,13 +8,14 @@ model stack is imported, so a bad data file is refused in a second or two.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from absl import logging
 from lit_nlp.api import dataset as lit_dataset
 from lit_nlp.api import model as lit_model
 
+from lit_gemma import chat_formats
 from lit_gemma import config as config_lib
 from lit_gemma import datasets as datasets_lib
 from lit_gemma import internals
@@ -55,13 +56,16 @@ class _ProgressLogged(lit_model.ModelWrapper):
       yield output
 
 
-def load_datasets(config: config_lib.ServerConfig
+def load_datasets(config: config_lib.ServerConfig,
+                  chat_format_names: Sequence[str] = (chat_formats.DEFAULT,)
                   ) -> dict[str, lit_dataset.Dataset]:
-  """The configured datasets, in order; DataError on bad input."""
+  """The configured datasets, in order, chat templates rendered in each of
+  `chat_format_names`; DataError on bad input."""
   loaded = {}
   for name, path in config.dataset_entries:
     loaded[name] = datasets_lib.load(path, name=name,
-                                     max_examples=config.max_examples)
+                                     max_examples=config.max_examples,
+                                     chat_format_names=chat_format_names)
     logging.info("%s: dataset %s: %d examples from %s", config_lib.PROG, name,
                  len(loaded[name]), path)
   return loaded
@@ -85,8 +89,11 @@ def build_app(config: config_lib.ServerConfig, *,
   Raises:
     UserError: bad input (DataError, SourceError, ConfigError), one line.
   """
-  datasets = load_datasets(config)
+  datasets = load_datasets(config)  # Bad data is refused before any load.
   loaded = loading.load_models(config.models, config.model_settings, lms=lms)
+  formats = list(dict.fromkeys(lm.chat_format for lm in loaded.values()))
+  if formats != [chat_formats.DEFAULT]:  # Chat prompts in each model's turns.
+    datasets = load_datasets(config, formats)
   # pylint: disable=g-import-not-at-top  (the model stack is imported now)
   from lit_gemma import models as models_lib
   from lit_gemma import response_cache as response_cache_lib

@@ -36,6 +36,7 @@ from absl import logging
 from lit_nlp.api import dataset as lit_dataset
 from lit_nlp.api import types as lit_types
 
+from lit_gemma import chat_formats
 from lit_gemma import fields
 from lit_gemma import name_pairs
 from lit_gemma import templates
@@ -210,6 +211,7 @@ def load(
     max_examples: int | None = None,
     *,
     root: str | os.PathLike[str] | None = None,
+    chat_format_names: Sequence[str] = (chat_formats.DEFAULT,),
 ) -> PromptDataset:
   """Loads a prompt file as a LIT dataset, choosing the format by extension.
 
@@ -219,6 +221,8 @@ def load(
     max_examples: keep the first N examples (None: all).
     root: if set, template `rows_file`s must resolve inside it (the UI
       loader's data root; `path` itself is checked by the caller).
+    chat_format_names: the chat formats of the loaded models: a chat
+      template renders once per format (see chat_formats.py).
 
   Returns:
     A PromptDataset.
@@ -236,8 +240,9 @@ def load(
         f"{', '.join(FORMATS)}"
     )
   if ext in TEMPLATE_FORMATS:
-    records = templates.render_file(path, root=None if root is None
-                                    else os.fspath(root))
+    records = templates.render_file(
+        path, root=None if root is None else os.fspath(root),
+        chat_format_names=chat_format_names)
     total = len(records)
     records = records[:limit]
     kind = "template prompts"

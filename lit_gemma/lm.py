@@ -26,6 +26,7 @@ import keras_hub
 import numpy as np
 import sentencepiece
 
+from lit_gemma import chat_formats
 from lit_gemma import errors
 from lit_gemma import sources
 from lit_gemma import tokens as tokens_lib
@@ -103,6 +104,14 @@ class _GreedyUpTo(keras_hub.samplers.GreedySampler):
                             maximum_iterations=maximum_iterations)
 
 
+def _token_table(backbone):
+  """The main token-embedding layer (Gemma 3n keeps it in its text model)."""
+  layer = getattr(backbone, "token_embedding", None)
+  if layer is None:
+    layer = backbone.language_model.embed_tokens.embedding
+  return layer
+
+
 class GemmaLM:
   """A keras-hub Gemma causal LM with what prompt debugging needs.
 
@@ -145,8 +154,10 @@ class GemmaLM:
         final_logit_cap=getattr(causal_lm, "final_logit_cap", None))
     self._generate = None
     self._generate_max_new = None
-    self._table = np.asarray(causal_lm.backbone.token_embedding.embeddings
+    self._table = np.asarray(_token_table(causal_lm.backbone).embeddings
                              .value)  # a view, not a copy
+    # The turn markers this model's chat prompts use (chat_formats.py).
+    self.chat_format = chat_formats.of_model(causal_lm)
     self._lock = threading.Lock()
 
   @classmethod

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from lit_nlp.api import model as lit_model
 from lit_nlp.api import types as lit_types
 
+from lit_gemma import chat_formats
 from lit_gemma import errors
 from lit_gemma import fields
 from lit_gemma import lm as lm_lib
@@ -84,6 +85,12 @@ class _GroupMember(lit_model.BatchedModel):
   def _text(self, example) -> tuple[str, str]:
     return example.get(PROMPT, ""), example.get(TARGET) or ""
 
+  def _other_format(self, example) -> str | None:
+    """Why this model should not answer `example` (a chat prompt written
+    in another family's turn markers), or None."""
+    return chat_formats.mismatch(example.get(chat_formats.FIELD),
+                                 self.lm.chat_format)
+
 
 class GenerationModel(_GroupMember):
   """Greedy generation; a dataset's own `response` is shown instead."""
@@ -131,7 +138,10 @@ class GenerationModel(_GroupMember):
 
   def predict_minibatch(self, inputs: list[dict]) -> list[dict]:
     prompts = [ex.get(PROMPT, "") for ex in inputs]
-    given = [ex.get(RESPONSE) for ex in inputs]
+    # A chat prompt in another model's format gets no response (the data
+    # table shows why), rather than a response to the wrong turn markers.
+    given = [f"({note})" if (note := self._other_format(ex)) else
+             ex.get(RESPONSE) for ex in inputs]
     need = [i for i, r in enumerate(given) if not r]
     generated = self._responses([prompts[i] for i in need]) if need else []
     responses = list(given)
@@ -186,6 +196,9 @@ class SalienceModel(_GroupMember):
         TARGET_MASK: lit_types.TokenScores(align="", required=False)}
 
   def predict_minibatch(self, inputs: list[dict]) -> list[dict]:
+    for ex in inputs:
+      if note := self._other_format(ex):
+        raise RequestError(note)
     requests = [lm_lib.SalienceRequest(*self._text(ex),
                                        target_mask=ex.get(TARGET_MASK))
                 for ex in inputs]

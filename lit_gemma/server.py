@@ -63,8 +63,14 @@ from lit_nlp.api import model as lit_model
 from lit_nlp.lib import caching as lit_caching
 from werkzeug import wrappers
 
+from lit_gemma import bounded_cache  # hostile-clients hook
+from lit_gemma import bounded_components  # hostile-clients hook
+from lit_gemma import connections  # hostile-clients hook
 from lit_gemma import datasets as datasets_lib
+from lit_gemma import host_guard  # hostile-clients hook
 from lit_gemma import layouts
+from lit_gemma import public_info  # hostile-clients hook
+from lit_gemma import request_checks  # hostile-clients hook
 from lit_gemma import startup
 from lit_gemma import team
 from lit_gemma.datafiles import DataError
@@ -113,7 +119,8 @@ def user_errors() -> tuple[type[Exception], ...]:
   The model stack's own are looked up, not imported: importing them imports
   Keras (seconds), and they can only be raised once it is imported.
   """
-  errors: list[type[Exception]] = [ConfigError, RequestRefused, DataError]
+  errors: list[type[Exception]] = [ConfigError, RequestRefused, DataError,
+                                   request_checks.BadRequest]  # hostile-clients hook
   if "lit_gemma.models" in sys.modules:  # Imported with the model stack.
     errors.append(sys.modules["lit_gemma.models"].RequestError)
   if "lit_gemma.sources" in sys.modules:
@@ -168,6 +175,12 @@ class ServerConfig:
     team_mode: a server shared by a team: LIT demo mode, and no request can
       load models or datasets or read or write files (see team.py).
     max_request_bytes: largest request body served (413 above it).
+    max_request_inputs: most inputs one request may have (never fewer than
+      the largest loaded dataset has examples).
+    preds_cache_mb: most memory (MiB) of kept predictions (least recently
+      used dropped first).
+    allowed_hosts: host names a local server answers besides loopback ones
+      (`*.example.com` for every name under one; team mode answers all).
     host, port: where `serve` listens.
     page_title, default_layout: LIT page settings.
     lit_options: other keyword arguments for `lit_nlp.app.LitApp` (LIT's own
@@ -186,6 +199,10 @@ class ServerConfig:
   warm_up: bool = True
   team_mode: bool = False
   max_request_bytes: int = team.DEFAULT_MAX_REQUEST_BYTES
+  # hostile-clients hook: request bounds and host names.
+  max_request_inputs: int = 256
+  preds_cache_mb: int = bounded_cache.DEFAULT_MAX_MB
+  allowed_hosts: tuple[str, ...] = ()
   host: str = "127.0.0.1"
   port: int = 5432
   page_title: str = PROG
@@ -194,6 +211,7 @@ class ServerConfig:
 
   def __post_init__(self):
     object.__setattr__(self, "models", tuple(tuple(m) for m in self.models))
+    object.__setattr__(self, "allowed_hosts", tuple(self.allowed_hosts))  # hostile-clients hook
     if self.datasets is not None:
       object.__setattr__(self, "datasets",
                          tuple(tuple(d) for d in self.datasets))
@@ -221,7 +239,11 @@ class ServerConfig:
                                ("--max_length", self.max_length, 2),
                                ("--max_request_bytes", self.max_request_bytes,
                                 1024),
-                               ("--port", self.port, 0)):
+                               ("--port", self.port, 0),
+                               # hostile-clients hook
+                               ("--max_request_inputs",
+                                self.max_request_inputs, 1),
+                               ("--preds_cache_mb", self.preds_cache_mb, 0)):
       if isinstance(value, bool) or not isinstance(value, int) or value < least:
         raise ConfigError(f"{flag}={value}: must be a whole number >= {least}")
     if self.max_new_tokens >= self.max_length:
@@ -285,6 +307,10 @@ class ServerConfig:
         warm_up=flag_values["warm_up"].value,
         team_mode=flag_values["team_mode"].value,
         max_request_bytes=flag_values["max_request_bytes"].value,
+        # hostile-clients hook
+        max_request_inputs=flag_values["max_request_inputs"].value,
+        preds_cache_mb=flag_values["preds_cache_mb"].value,
+        allowed_hosts=tuple(flag_values["allowed_hosts"].value or ()),
         host=host,
         port=port,
         page_title=page_title,
@@ -347,6 +373,20 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
       "max_request_bytes", defaults.max_request_bytes,
       "Largest request body served; larger ones are answered with 413.",
       flag_values=flag_values)
+  # hostile-clients hook: request bounds and host names.
+  flags.DEFINE_integer(
+      "max_request_inputs", defaults.max_request_inputs,
+      "Most inputs one request may have (at least the largest dataset's "
+      "example count, so the data table fills).", flag_values=flag_values)
+  flags.DEFINE_integer(
+      "preds_cache_mb", defaults.preds_cache_mb,
+      "Most memory (MiB) kept for predictions of all models; least recently "
+      "used ones are dropped first.", flag_values=flag_values)
+  flags.DEFINE_list(
+      "allowed_hosts", [],
+      "Host names a local server answers besides localhost, 127.0.0.1, ::1 "
+      "and --host (*.example.com: every name under it). A --team_mode server "
+      "answers every name.", flag_values=flag_values)
   flag_values.set_default("page_title", PROG)
   flag_values.set_default("default_layout", layouts.DEFAULT_LAYOUT)
 
@@ -380,27 +420,8 @@ def _error_response(app, request, code: int, message: str, details: str):
   return response
 
 
-class _LockedPredsCache(lit_caching.PredsCache):
-  """LIT's prediction cache, with its table of prediction locks guarded.
-
-  In lit-nlp 1.3.1 `pred_lock_key` iterates that table while other request
-  threads add and remove entries (RuntimeError: dictionary changed size
-  during iteration) and two threads can create two locks for the same
-  inputs. Results stay correct either way (the model serializes its own
-  work); this keeps concurrent requests from failing.
-  """
-
-  def pred_lock_key(self, keys):
-    with self.lock:
-      return super().pred_lock_key(keys)
-
-  def get_pred_lock(self, keys):
-    with self.lock:
-      return super().get_pred_lock(keys)
-
-  def delete_pred_lock(self, keys):
-    with self.lock:
-      return super().delete_pred_lock(keys)
+# hostile-clients hook: _LockedPredsCache moved into bounded_cache.py
+# (BoundedPredsCache keeps its guarded lock methods).
 
 
 class LitGemmaApp(lit_app.LitApp):
@@ -414,7 +435,18 @@ class LitGemmaApp(lit_app.LitApp):
 
   def __init__(self, *args, data_root: str | None = None,
                team_mode: bool = False,
-               max_request_bytes: int = team.DEFAULT_MAX_REQUEST_BYTES, **kw):
+               max_request_bytes: int = team.DEFAULT_MAX_REQUEST_BYTES,
+               # hostile-clients hook: bounds and the host guard.
+               max_request_inputs: int = 256,
+               preds_cache_mb: int = bounded_cache.DEFAULT_MAX_MB,
+               allowed_hosts: Sequence[str] = (),
+               listen_host: str = "127.0.0.1", **kw):
+    # hostile-clients hook
+    self._max_request_inputs = max_request_inputs
+    self.preds_store = bounded_cache.PredictionStore(preds_cache_mb << 20)
+    self.host_guard = host_guard.HostGuard(
+        team_mode=team_mode, listen_host=listen_host,
+        allowed_hosts=allowed_hosts)
     self._data_root = data_root
     self.team_mode = team_mode
     self._max_request_bytes = max_request_bytes
@@ -422,9 +454,62 @@ class LitGemmaApp(lit_app.LitApp):
     self.lms: dict[str, Any] = {}
     self.warm_up_thread: threading.Thread | None = None
     super().__init__(*args, **kw)
-    # Same state, guarded methods (LIT builds its caches itself).
+    # hostile-clients hook: content-keyed, bounded predictions (LIT builds
+    # its caching wrappers itself).
     for model in self._models.values():
-      model._cache.__class__ = _LockedPredsCache  # pylint: disable=protected-access
+      bounded_cache.install(model, self.preds_store)
+
+  # hostile-clients hook: the bounds and checks below (request_checks.py).
+  MAX_SAVED_DATAPOINT_SETS = 16
+
+  def max_request_inputs(self) -> int:
+    """The most inputs a request may have: never fewer than the largest
+    dataset has examples."""
+    return max([self._max_request_inputs,
+                *(len(d) for d in self._datasets.values())])
+
+  def _build_metadata(self):
+    return public_info.scrubbed(super()._build_metadata())
+
+  def _refuse_in_team_mode(self, path: str) -> None:
+    if self.team_mode and path in team.BLOCKED_ENDPOINTS + (
+        "/post_new_data",):
+      team.refuse(path)
+
+  def _post_new_data(self, data, dataset_name=None, **kw):
+    answer = super()._post_new_data(data, dataset_name=dataset_name, **kw)
+    with self._saved_datapoints_lock:
+      bounded_cache.keep_newest(self._saved_datapoints,
+                                self.MAX_SAVED_DATAPOINT_SETS)
+    return answer
+
+  def _saved_set(self, saved_datapoints_id: str | None) -> None:
+    with self._saved_datapoints_lock:
+      if saved_datapoints_id not in self._saved_datapoints:
+        raise request_checks.NotServed(
+            f"no saved datapoints with id "
+            f"{request_checks.shown(saved_datapoints_id)}")
+
+  def _fetch_new_data(self, data, saved_datapoints_id=None, **kw):
+    self._saved_set(saved_datapoints_id)
+    return super()._fetch_new_data(
+        data, saved_datapoints_id=saved_datapoints_id, **kw)
+
+  def _remove_new_data(self, data, saved_datapoints_id=None, **kw):
+    self._saved_set(saved_datapoints_id)
+    return super()._remove_new_data(
+        data, saved_datapoints_id=saved_datapoints_id, **kw)
+
+  def _push_ui_state(self, data, dataset_name=None, **kw):
+    if self.ui_state_tracker is None:
+      raise request_checks.NotServed(
+          "/push_ui_state is only served to a notebook's LIT widget")
+    return super()._push_ui_state(data, dataset_name=dataset_name, **kw)
+
+  def _get_metrics(self, data, **kw):
+    if not data.get("inputs"):
+      raise request_checks.BadRequest("/get_metrics needs at least one input")
+    return super()._get_metrics(data, **kw)
 
   def ready(self) -> bool:
     """Whether the background warm-up (if any) is done."""
@@ -432,7 +517,10 @@ class LitGemmaApp(lit_app.LitApp):
 
   def make_handler(self, fn):
     """LIT's handler for `fn`, answering exceptions with one short line."""
-    handler = super().make_handler(fn)
+    # hostile-clients hook: request_checks' shim instead of LIT's.
+    handler = request_checks.make_handler(
+        self, fn, max_inputs=self.max_request_inputs,
+        before=self._refuse_in_team_mode)
 
     @functools.wraps(handler)
     def guarded(app, request, environ):
@@ -445,9 +533,10 @@ class LitGemmaApp(lit_app.LitApp):
                                f"{request.path} is blocked")
       except user_errors() as e:
         logging.warning("%s refused [request %s]: %s", request.path,
-                        request_id, _one_line(e))
-        return _error_response(app, request, 400, str(e),
-                               f"{request.path} refused the request")
+                        request_id, _one_line(e)[:300])
+        # hostile-clients hook: 404 for names this server does not have.
+        return _error_response(app, request, getattr(e, "http_status", 400),
+                               str(e), f"{request.path} refused the request")
       except Exception:  # pylint: disable=broad-except
         logging.exception("%s failed [request %s]", request.path, request_id)
         return _error_response(app, request, 500, INTERNAL_ERROR,
@@ -466,8 +555,18 @@ class LitGemmaApp(lit_app.LitApp):
       return "413 REQUEST ENTITY TOO LARGE", str(e), "the body was not read"
     # The path LIT's static-file handler would open (see lit_nlp.lib.wsgi_app).
     path = urllib.parse.urlparse(wrappers.Request(environ).path).path
-    if path.rstrip("/") in self._handler_paths or path in ("", "/"):
+    # hostile-clients hook: host names, cross-site requests, methods, forms.
+    api = path.rstrip("/") in self._handler_paths
+    refused = self.host_guard.refusal(environ, api)
+    if refused is not None:
+      return refused
+    refused = request_checks.refused_method(environ, api)
+    if refused is not None:
+      return refused
+    if api or path in ("", "/"):
       return None
+    if "\0" in path:
+      return "404 NOT FOUND", "not found", "the path holds a NUL byte"
     try:
       inside = team.inside(self._client_root, path)
     except ValueError:  # A NUL byte: LIT's handler fails, the last guard
@@ -757,6 +856,13 @@ def build_app(config: ServerConfig, *, lms: Mapping[str, Any] | None = None,
       data_root=config.data_root,
       team_mode=config.team_mode,
       max_request_bytes=config.max_request_bytes,
+      # hostile-clients hook: bounds, host names, bounded LIT components.
+      max_request_inputs=config.max_request_inputs,
+      preds_cache_mb=config.preds_cache_mb,
+      allowed_hosts=config.allowed_hosts,
+      listen_host=config.host,
+      generators=bounded_components.generators(config.team_mode),
+      metrics=bounded_components.metrics(),
       page_title=config.page_title,
       default_layout=config.default_layout,
       **options,
@@ -801,7 +907,9 @@ def make_server(app, host: str = "127.0.0.1", port: int = 0):
     raise ConfigError(
         f"cannot listen on {host}:{port}: {e.strerror or e}") from None
   server = serving.make_server(host, listener.getsockname()[1], app,
-                               threaded=True, fd=listener.fileno())
+                               threaded=True, fd=listener.fileno(),
+                               # hostile-clients hook: timeouts, no versions.
+                               request_handler=connections.Handler)
   listener.close()  # The server holds its own duplicate of the socket.
   return server
 

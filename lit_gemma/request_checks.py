@@ -262,11 +262,28 @@ def _inputs(app, path: str, data: dict, kw: Mapping[str, str],
       raise BadRequest(f"inputs[{i}].meta must be an object")
 
 
+_PROJECTORS = ("pca", "umap")
+
+
+def _check_projection(app, kw: Mapping[str, str], config: Any) -> None:
+  """LIT's projectors read an embedding field of the model's output."""
+  name = kw["interpreter"]
+  field = (config or {}).get("field_name")
+  spec = app._info["models"][kw["model"]]["spec"]["output"]  # pylint: disable=protected-access
+  fields = sorted(k for k, v in spec.items()
+                  if isinstance(v, lit_types.Embeddings))
+  if not isinstance(field, str) or field not in fields:
+    raise BadRequest(f"interpreter {name} needs a config whose field_name is "
+                     f"one of {fields} (model {kw['model']})")
+
+
 def _check_config(app, path: str, data: dict, kw: Mapping[str, str]) -> None:
   """`config` is an object; for /create_dataset, one its loader takes."""
   config = data.get("config")
   if config is not None and not isinstance(config, dict):
     raise BadRequest(f"\"config\" must be an object, not {_type_name(config)}")
+  if path == "/get_interpretations" and kw.get("interpreter") in _PROJECTORS:
+    _check_projection(app, kw, config)
   if path != "/create_dataset":
     return
   if not config or not isinstance(config.get("new_name"), str) or not (

@@ -563,7 +563,7 @@ class LitGemmaApp(lit_app.LitApp):
     refused = request_checks.refused_method(environ, api)
     if refused is not None:
       return refused
-    if api or path in ("", "/"):
+    if api or path in ("", "/", "/index.html"):
       return None
     if "\0" in path:
       return "404 NOT FOUND", "not found", "the path holds a NUL byte"
@@ -571,7 +571,9 @@ class LitGemmaApp(lit_app.LitApp):
       inside = team.inside(self._client_root, path)
     except ValueError:  # A NUL byte: LIT's handler fails, the last guard
       return None       # answers with a short 500.
-    if not inside:
+    # hostile-clients hook: a missing file gets the short 404 too.
+    if not inside or not os.path.isfile(
+        os.path.join(self._client_root, path.lstrip("/"))):
       return "404 NOT FOUND", "not found", f"{path} is not a file LIT serves"
     return None
 

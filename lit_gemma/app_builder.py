@@ -15,6 +15,7 @@ from absl import logging
 from lit_nlp.api import dataset as lit_dataset
 from lit_nlp.api import model as lit_model
 
+from lit_gemma import bounded_components
 from lit_gemma import chat_formats
 from lit_gemma import config as config_lib
 from lit_gemma import datasets as datasets_lib
@@ -126,6 +127,12 @@ def build_app(config: config_lib.ServerConfig, *,
       data_root=config.data_root,
       team_mode=config.team_mode,
       max_request_bytes=config.max_request_bytes,
+      max_request_inputs=config.max_request_inputs,
+      preds_cache_mb=config.preds_cache_mb,
+      allowed_hosts=config.allowed_hosts,
+      listen_host=config.host,
+      generators=bounded_components.generators(config.team_mode),
+      metrics=bounded_components.metrics(),
       page_title=config.page_title,
       default_layout=config.default_layout,
       **options,

@@ -42,6 +42,9 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS
       warm_up=flag_values["warm_up"].value,
       team_mode=flag_values["team_mode"].value,
       max_request_bytes=flag_values["max_request_bytes"].value,
+      max_request_inputs=flag_values["max_request_inputs"].value,
+      preds_cache_mb=flag_values["preds_cache_mb"].value,
+      allowed_hosts=tuple(flag_values["allowed_hosts"].value or ()),
       host=host,
       port=port,
       page_title=page_title,
@@ -115,5 +118,18 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
       "max_request_bytes", defaults.max_request_bytes,
       "Largest request body served; larger ones are answered with 413.",
       flag_values=flag_values)
+  flags.DEFINE_integer(
+      "max_request_inputs", defaults.max_request_inputs,
+      "Most inputs one request may have (at least the largest dataset's "
+      "example count, so the data table fills).", flag_values=flag_values)
+  flags.DEFINE_integer(
+      "preds_cache_mb", defaults.preds_cache_mb,
+      "Most memory (MiB) kept for predictions of all models; least recently "
+      "used ones are dropped first.", flag_values=flag_values)
+  flags.DEFINE_list(
+      "allowed_hosts", [],
+      "Host names a local server answers besides localhost, 127.0.0.1, ::1 "
+      "and --host (*.example.com: every name under it). A --team_mode server "
+      "answers every name.", flag_values=flag_values)
   flag_values.set_default("page_title", config_lib.PROG)
   flag_values.set_default("default_layout", layouts.DEFAULT_LAYOUT)

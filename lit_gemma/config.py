@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lit_gemma import bounded_cache
 from lit_gemma import datasets as datasets_lib
 from lit_gemma import errors
 from lit_gemma import layouts
@@ -64,6 +65,12 @@ class ServerConfig:
     team_mode: a server shared by a team: LIT demo mode, and no request can
       load models or datasets or read or write files (see team.py).
     max_request_bytes: largest request body served (413 above it).
+    max_request_inputs: most inputs one request may have (never fewer than
+      the largest loaded dataset has examples).
+    preds_cache_mb: most memory (MiB) of kept predictions (least recently
+      used dropped first).
+    allowed_hosts: host names a local server answers besides loopback ones
+      (`*.example.com` for every name under one; team mode answers all).
     host, port: where the server listens.
     page_title, default_layout: LIT page settings.
     lit_options: other keyword arguments for `lit_nlp.app.LitApp` (LIT's own
@@ -83,6 +90,9 @@ class ServerConfig:
   warm_up: bool = True
   team_mode: bool = False
   max_request_bytes: int = team.DEFAULT_MAX_REQUEST_BYTES
+  max_request_inputs: int = 256
+  preds_cache_mb: int = bounded_cache.DEFAULT_MAX_MB
+  allowed_hosts: tuple[str, ...] = ()
   host: str = "127.0.0.1"
   port: int = 5432
   page_title: str = PROG
@@ -91,6 +101,7 @@ class ServerConfig:
 
   def __post_init__(self):
     object.__setattr__(self, "models", tuple(tuple(m) for m in self.models))
+    object.__setattr__(self, "allowed_hosts", tuple(self.allowed_hosts))
     if self.datasets is not None:
       object.__setattr__(self, "datasets",
                          tuple(tuple(d) for d in self.datasets))
@@ -118,7 +129,9 @@ class ServerConfig:
         ("--salience_cache_mb", self.salience_cache_mb, 0),
         ("--max_length", self.max_length, 2),
         ("--max_request_bytes", self.max_request_bytes, 1024),
-        ("--port", self.port, 0)):
+        ("--port", self.port, 0),
+        ("--max_request_inputs", self.max_request_inputs, 1),
+        ("--preds_cache_mb", self.preds_cache_mb, 0)):
       _whole(flag, value, least)
     if self.max_new_tokens >= self.max_length:
       raise ConfigError(

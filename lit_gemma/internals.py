@@ -8,8 +8,15 @@ so an upgrade starts by reading this file. What is reached into:
     public hook methods that `lit_app.LitGemmaApp` implements;
   - LIT's handler table (`_wsgi_app._handlers`), to tell endpoints from
     static files;
-  - LIT's prediction cache (`CachingModelWrapper._cache`): each wrapper's
-    cache is replaced by one whose lock table is guarded (`LockedPredsCache`);
+  - LIT's prediction caches: each `CachingModelWrapper` LIT builds is
+    replaced by a `ContentKeyedWrapper`, keyed by a hash of what was sent
+    (never the client's `_id`), its entries in one bounded
+    `bounded_cache.PredictionStore`, its lock table guarded;
+  - LIT's private app state read by request checks (models, datasets,
+    components, metadata: `LitAppHooks.lit_*`), and the endpoints
+    `/post_new_data`, `/fetch_new_data`, `/remove_new_data`,
+    `/push_ui_state`, `/get_metrics` and `/get_info`'s metadata, narrowed;
+  - ROUGE-L's private per-pair scorer (`RougeLHooks.check_pair`);
   - where LIT keeps its built client (`client_root`);
   - Keras' `VarianceScaling.__call__`, patched process-wide while a preset
     loads, so that keras-hub's random initial fill is skipped.
@@ -24,7 +31,12 @@ from collections.abc import Iterator
 
 import lit_nlp
 from lit_nlp import app as lit_app
+from lit_nlp.api import dataset as lit_dataset
+from lit_nlp.components import metrics as lit_metrics
 from lit_nlp.lib import caching as lit_caching
+
+from lit_gemma import bounded_cache
+from lit_gemma import request_checks
 
 # Distribution name -> the version this module was written for.
 VERSIONS = {"lit-nlp": "1.3.1", "keras": "3.15.1"}
@@ -39,15 +51,29 @@ def lit_client_root() -> str:
              / "default")
 
 
-class LockedPredsCache(lit_caching.PredsCache):
-  """LIT's prediction cache, with its table of prediction locks guarded.
+class BoundedPredsCache(lit_caching.PredsCache):
+  """A `PredsCache` whose entries live in a shared `PredictionStore`.
 
-  In lit-nlp 1.3.1 `pred_lock_key` iterates that table while other request
-  threads add and remove entries (RuntimeError: dictionary changed size
-  during iteration) and two threads can create two locks for the same
-  inputs. Results stay correct either way (the model serializes its own
-  work); this keeps concurrent requests from failing.
+  LIT's table of prediction locks is kept, with its methods guarded: in
+  lit-nlp 1.3.1 `pred_lock_key` iterates that table while other request
+  threads change it (RuntimeError: dictionary changed size during
+  iteration). Never pickled to disk.
   """
+
+  def __init__(self, name: str, store: bounded_cache.PredictionStore,
+               allow_concurrent_predictions: bool = True):
+    super().__init__(name, allow_concurrent_predictions)
+    self.store = store
+
+  def put(self, data, key):
+    if key is not None:
+      self.store.put(key, data)
+
+  def get(self, key):
+    return None if key is None else self.store.get(key)
+
+  def info(self) -> str:
+    return str(len(self.store))
 
   def pred_lock_key(self, keys):
     with self.lock:
@@ -61,22 +87,87 @@ class LockedPredsCache(lit_caching.PredsCache):
     with self.lock:
       return super().delete_pred_lock(keys)
 
+  def save_to_disk(self):
+    pass
+
+  def load_from_disk(self):
+    pass
+
+
+class ContentKeyedWrapper(lit_caching.CachingModelWrapper):
+  """LIT's caching wrapper, keyed by what was sent, never the client's
+  `_id` (so no client can plant a prediction others see), stored in a
+  bounded `PredictionStore`."""
+
+  def __init__(self, model, name: str, store: bounded_cache.PredictionStore):
+    super().__init__(model, name)
+    self._cache = BoundedPredsCache(
+        name, store, model.supports_concurrent_predictions)
+
+  def key_fn(self, d) -> lit_caching.CacheKey:
+    return (self._name, lit_dataset.input_hash(d))
+
+  def _validate_ids(self, inputs):
+    pass  # The id plays no part in the key.
+
+
+class RougeLHooks(lit_metrics.RougeL):
+  """LIT's ROUGE-L with its private per-pair scorer behind `check_pair`."""
+
+  def check_pair(self, reference, prediction) -> None:
+    """Called before each (reference, prediction) is scored; may raise."""
+
+  def _score(self, reference, prediction):
+    self.check_pair(reference, prediction)
+    return super()._score(reference, prediction)
+
 
 class LitAppHooks(lit_app.LitApp):
   """LIT's app with its private internals behind public hooks.
 
-  Subclasses implement `refuse_model_loading`, `check_dataset_loading` and
-  `datapoints_path`; nothing outside this module names a private member of
-  LIT.
+  Subclasses implement `refuse_model_loading`, `check_dataset_loading`,
+  `datapoints_path` and `public_metadata`, and may set
+  `max_saved_datapoint_sets`; nothing outside this module names a private
+  member of LIT.
   """
 
-  def __init__(self, *args, **kw):
+  # Most /post_new_data sets kept (LIT keeps every one); None: no bound.
+  max_saved_datapoint_sets: int | None = None
+
+  def __init__(self, *args,
+               prediction_store: bounded_cache.PredictionStore, **kw):
+    self.prediction_store = prediction_store
     super().__init__(*args, **kw)
-    for name, wrapper in self._models.items():
-      # A new, empty cache of the guarded kind (LIT's is empty at start:
-      # lit-gemma never gives LIT a data_dir to load one from).
-      wrapper._cache = LockedPredsCache(  # pylint: disable=protected-access
-          name, wrapper.wrapped.supports_concurrent_predictions, None)
+    for name, wrapper in list(self._models.items()):
+      # LIT's own wrapper (keyed by the client's id, never evicted) is
+      # replaced; nothing was cached in it: lit-gemma gives LIT no
+      # data_dir to load a cache from.
+      self._models[name] = ContentKeyedWrapper(wrapper.wrapped, name,
+                                               prediction_store)
+
+  # LIT's state, read-only, for request checks.
+
+  @property
+  def lit_models(self):
+    return self._models
+
+  @property
+  def lit_datasets(self):
+    return self._datasets
+
+  @property
+  def lit_dataset_loaders(self):
+    return self._dataset_loaders
+
+  @property
+  def lit_info(self):
+    return self._info
+
+  def lit_components(self, kind: str):
+    """LIT's generators, interpreters or metrics by name."""
+    return {"generators": self._generators,
+            "interpreters": self._interpreters,
+            "metrics": self._metrics}[kind]
 
   # Hooks for subclasses.
 
@@ -89,6 +180,10 @@ class LitAppHooks(lit_app.LitApp):
   def datapoints_path(self, endpoint: str, path: str | None) -> str | None:
     """The file /save_datapoints or /load_datapoints may use for `path`."""
     return path
+
+  def public_metadata(self, info: dict) -> dict:
+    """What `/get_info` tells clients of LIT's metadata `info`."""
+    return info
 
   @property
   def handler_paths(self) -> frozenset[str]:
@@ -114,6 +209,45 @@ class LitAppHooks(lit_app.LitApp):
     return super()._load_datapoints(
         data, dataset_name=dataset_name,
         path=self.datapoints_path("/load_datapoints", path), **kw)
+
+  def _build_metadata(self):
+    return self.public_metadata(super()._build_metadata())
+
+  def _post_new_data(self, data, dataset_name=None, **kw):
+    answer = super()._post_new_data(data, dataset_name=dataset_name, **kw)
+    if self.max_saved_datapoint_sets is not None:
+      with self._saved_datapoints_lock:
+        bounded_cache.keep_newest(self._saved_datapoints,
+                                  self.max_saved_datapoint_sets)
+    return answer
+
+  def _check_saved_set(self, saved_datapoints_id: str | None) -> None:
+    with self._saved_datapoints_lock:
+      if saved_datapoints_id not in self._saved_datapoints:
+        raise request_checks.NotServed(
+            f"no saved datapoints with id "
+            f"{request_checks.shown(saved_datapoints_id)}")
+
+  def _fetch_new_data(self, data, saved_datapoints_id=None, **kw):
+    self._check_saved_set(saved_datapoints_id)
+    return super()._fetch_new_data(
+        data, saved_datapoints_id=saved_datapoints_id, **kw)
+
+  def _remove_new_data(self, data, saved_datapoints_id=None, **kw):
+    self._check_saved_set(saved_datapoints_id)
+    return super()._remove_new_data(
+        data, saved_datapoints_id=saved_datapoints_id, **kw)
+
+  def _push_ui_state(self, data, dataset_name=None, **kw):
+    if self.ui_state_tracker is None:
+      raise request_checks.NotServed(
+          "/push_ui_state is only served to a notebook's LIT widget")
+    return super()._push_ui_state(data, dataset_name=dataset_name, **kw)
+
+  def _get_metrics(self, data, **kw):
+    if not data.get("inputs"):
+      raise request_checks.BadRequest("/get_metrics needs at least one input")
+    return super()._get_metrics(data, **kw)
 
 
 _INIT_LOCK = threading.Lock()

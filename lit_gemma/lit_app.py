@@ -14,14 +14,23 @@ What `LitGemmaApp` adds to LIT's app:
     touch files under --data_root (all of them are refused without it).
   - Request bodies are bounded (413) and static files must resolve inside
     LIT's client folder; --team_mode (a shared server, see team.py) also
-    answers 403 to every endpoint that loads or touches files.
+    answers 403 to every endpoint that loads or touches files, and to
+    /post_new_data.
+  - Every request is checked before LIT runs it (request_checks.py): a
+    client mistake is a 400/404/405/415 with one line, never a 500; only
+    the hosts it serves and same-site requests are answered
+    (host_guard.py); predictions are cached by content in one bounded store
+    (bounded_cache.py); numbers in answers are finite JSON; /get_info names
+    no server folders (public_info.py).
 LIT's private members are reached only through `internals.LitAppHooks`.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import threading
+from collections.abc import Sequence
 import urllib.parse
 import uuid
 from typing import Any
@@ -30,8 +39,12 @@ from absl import logging
 from lit_nlp.api import dataset as lit_dataset
 from werkzeug import wrappers
 
+from lit_gemma import bounded_cache
 from lit_gemma import errors
+from lit_gemma import host_guard
 from lit_gemma import internals
+from lit_gemma import public_info
+from lit_gemma import request_checks
 from lit_gemma import team
 from lit_gemma.datafiles import resolve_under
 
@@ -76,20 +89,46 @@ class LitGemmaApp(internals.LitAppHooks):
     team_mode: whether the endpoints in team.BLOCKED_ENDPOINTS answer 403.
   """
 
+  # Most /post_new_data sets kept (LIT's UI never posts any).
+  max_saved_datapoint_sets = 16
+
   def __init__(self, *args, data_root: str | None = None,
                team_mode: bool = False,
-               max_request_bytes: int = team.DEFAULT_MAX_REQUEST_BYTES, **kw):
+               max_request_bytes: int = team.DEFAULT_MAX_REQUEST_BYTES,
+               max_request_inputs: int = 256,
+               preds_cache_mb: int = bounded_cache.DEFAULT_MAX_MB,
+               allowed_hosts: Sequence[str] = (),
+               listen_host: str = "127.0.0.1", **kw):
+    self._max_request_inputs = max_request_inputs
+    self.host_guard = host_guard.HostGuard(
+        team_mode=team_mode, listen_host=listen_host,
+        allowed_hosts=allowed_hosts)
     self._data_root = data_root
     self.team_mode = team_mode
     self._max_request_bytes = max_request_bytes
     self._client_root = kw.get("client_root") or internals.lit_client_root()
     self.lms: dict[str, Any] = {}
     self.warm_up_thread: threading.Thread | None = None
-    super().__init__(*args, **kw)
+    self.preds_store = bounded_cache.PredictionStore(preds_cache_mb << 20)
+    super().__init__(*args, prediction_store=self.preds_store, **kw)
 
   def ready(self) -> bool:
     """Whether the background warm-up (if any) is done."""
     return self.warm_up_thread is None or not self.warm_up_thread.is_alive()
+
+  def max_request_inputs(self) -> int:
+    """The most inputs a request may have: never fewer than the largest
+    dataset has examples (so the data table fills)."""
+    return max([self._max_request_inputs,
+                *(len(d) for d in self.lit_datasets.values())])
+
+  def public_metadata(self, info: dict) -> dict:
+    return public_info.scrubbed(info)
+
+  def _refuse_in_team_mode(self, path: str) -> None:
+    if self.team_mode and path in team.BLOCKED_ENDPOINTS + (
+        "/post_new_data",):
+      team.refuse(path)
 
   # ------------------------------------------------- LIT's endpoints, narrowed
 
@@ -123,7 +162,11 @@ class LitGemmaApp(internals.LitAppHooks):
 
   def make_handler(self, fn):
     """LIT's handler for `fn`, answering exceptions with one short line."""
-    handler = super().make_handler(fn)
+    # Checks every request before LIT's endpoint runs (LIT's own shim trusts
+    # the request: its mistakes end as 500s).
+    handler = request_checks.make_handler(
+        self, fn, max_inputs=self.max_request_inputs,
+        before=self._refuse_in_team_mode)
 
     @functools.wraps(handler)
     def guarded(app, request, environ):
@@ -136,9 +179,9 @@ class LitGemmaApp(internals.LitAppHooks):
                                f"{request.path} is blocked")
       except errors.UserError as e:
         logging.warning("%s refused [request %s]: %s", request.path,
-                        request_id, one_line(e))
-        return _error_response(app, request, 400, str(e),
-                               f"{request.path} refused the request")
+                        request_id, one_line(e)[:300])
+        return _error_response(app, request, getattr(e, "http_status", 400),
+                               str(e), f"{request.path} refused the request")
       except Exception:  # pylint: disable=broad-except
         logging.exception("%s failed [request %s]", request.path, request_id)
         return _error_response(app, request, 500, INTERNAL_ERROR,
@@ -157,13 +200,17 @@ class LitGemmaApp(internals.LitAppHooks):
       return "413 REQUEST ENTITY TOO LARGE", str(e), "the body was not read"
     # The path LIT's static-file handler would open (see lit_nlp.lib.wsgi_app).
     path = urllib.parse.urlparse(wrappers.Request(environ).path).path
-    if path.rstrip("/") in self.handler_paths or path in ("", "/"):
+    api = path.rstrip("/") in self.handler_paths
+    refused = (self.host_guard.refusal(environ, api)
+               or request_checks.refused_method(environ, api))
+    if refused is not None:
+      return refused
+    if api or path in ("", "/", "/index.html"):
       return None
-    try:
-      inside = team.inside(self._client_root, path)
-    except ValueError:  # A NUL byte: LIT's handler fails, the last guard
-      return None       # answers with a short 500.
-    if not inside:
+    if "\0" in path:
+      return "404 NOT FOUND", "not found", "the path holds a NUL byte"
+    if not team.inside(self._client_root, path) or not os.path.isfile(
+        os.path.join(self._client_root, path.lstrip("/"))):
       return "404 NOT FOUND", "not found", f"{path} is not a file LIT serves"
     return None
 

@@ -148,6 +148,15 @@ class GenerationModel(_GroupMember):
     for i, text in zip(need, generated):
       responses[i] = text
     outputs = [{RESPONSE: r} for r in responses]
+    # A given response is embedded too, so prompt +
+    # response is bounded like prompt + target.
+    for i, response in enumerate(given):
+      if response and self.settings.embeddings:
+        count = len(self.lm.encode(prompts[i] + response))
+        if count > self.settings.max_length:
+          raise RequestError(
+              f"prompt + response is {count} tokens, over the limit of "
+              f"{self.settings.max_length} (--max_length)")
     if self.settings.embeddings:
       for out, prompt, response in zip(outputs, prompts, responses):
         out[PROMPT_EMBEDDINGS] = self.lm.mean_embedding(

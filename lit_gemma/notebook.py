@@ -265,6 +265,13 @@ def show(models=None, datasets=None, *, lms: Mapping[str, Any] | None = None,
   Raises:
     StartError: bad settings, data or model source (one line).
   """
+  # The names a notebook's proxy sends (Colab's
+  # googleusercontent.com pages; a Jupyter proxy's host is not known here,
+  # so with proxy_url every name is answered unless allowed_hosts is set).
+  if in_colab():
+    settings.setdefault("allowed_hosts", ("*.googleusercontent.com",))
+  elif proxy_url or os.environ.get(PROXY_URL_ENV):
+    settings.setdefault("allowed_hosts", ("*",))
   try:
     served = config(models, datasets, lms=lms, **settings)
     app = app_builder.build_app(served, lms=lms,

@@ -12,6 +12,7 @@ import threading
 
 from absl import logging
 
+from lit_gemma import connections
 from lit_gemma import errors
 
 
@@ -31,7 +32,8 @@ def make_server(app, host: str = "127.0.0.1", port: int = 0):
     raise errors.ConfigError(
         f"cannot listen on {host}:{port}: {e.strerror or e}") from None
   server = serving.make_server(host, listener.getsockname()[1], app,
-                               threaded=True, fd=listener.fileno())
+                               threaded=True, fd=listener.fileno(),
+                               request_handler=connections.Handler)
   listener.close()  # The server holds its own duplicate of the socket.
   return server
 

@@ -47,7 +47,10 @@ def bound_body(environ: dict, limit: int) -> None:
   `environ` with its length, so LIT reads it as usual.
   """
   declared = environ.get("CONTENT_LENGTH")
-  if declared:
+  # A chunked body's Content-Length means nothing
+  # (HTTP/1.1: Transfer-Encoding wins), so it is always read and counted.
+  chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+  if declared and not chunked:
     try:
       size = int(declared)
     except ValueError:
@@ -55,7 +58,7 @@ def bound_body(environ: dict, limit: int) -> None:
     if size > limit:
       raise BodyTooLarge(_too_large(f"{size} bytes", limit))
     return
-  if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+  if not chunked:
     return  # No body.
   data = environ["wsgi.input"].read(limit + 1)
   if len(data) > limit:

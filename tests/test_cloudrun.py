@@ -378,13 +378,16 @@ def test_error_gives_the_browser_an_id_and_the_log_the_traceback(served):
   with pytest.raises(urllib.error.HTTPError) as answer:
     urllib.request.urlopen(req, timeout=60)
   text = answer.value.read().decode()
-  assert answer.value.code == 500
-  assert_short_error(text, lit_app.INTERNAL_ERROR)
+  # A client mistake (issue 12): 404 in one line, one log line, no traceback.
+  assert answer.value.code == 404
+  assert_short_error(text)
+  assert text.startswith("no model named 'no_such_model'")
   request_id = answer.value.headers[lit_app.REQUEST_ID_HEADER]
   assert text.endswith(f"(request id {request_id})")
   log = served.log.read_text()
-  assert f"/get_preds failed [request {request_id}]" in log
-  assert "Traceback" in log and "KeyError: 'no_such_model'" in log
+  mine = [l for l in log.splitlines() if f"[request {request_id}]" in l]
+  assert len(mine) == 1 and "/get_preds refused" in mine[0]
+  assert "KeyError: 'no_such_model'" not in log
 
 
 def test_concurrent_salience_equals_each_alone(served, embedded_lm):

@@ -29,3 +29,13 @@ control_socket_disable = True
 # Cloud Run logs every request itself; errors go to stderr.
 accesslog = None
 errorlog = "-"
+# Idle keep-alive connections close after 5 s (a
+# thread each while open); request lines and headers keep gunicorn's
+# bounds (limit_request_line 4094, 100 fields of 8190 bytes); answers say
+# only "Server: lit-gemma", no software version.
+keepalive = 5
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190
+from gunicorn.http import wsgi as _wsgi  # noqa: E402  pylint: disable=g-import-not-at-top,wrong-import-position
+_wsgi.SERVER = "lit-gemma"  # What each answer's Server header says.

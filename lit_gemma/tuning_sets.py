@@ -188,10 +188,11 @@ def queries(path: str | os.PathLike[str]) -> list[tuple[Row, str]]:
   """(row, query text) for every row of a tuning set, one per query.
 
   Hygiene compares queries, not datapoints: a preference row is one query.
+  Every row is checked as `records()` checks it.
   """
   path = os.fspath(path)
   rows = read_rows(path, read_text(path))
   if not is_tuning_set(path, columns(rows)):
     raise DataError(path, "not a tuning set: no 'query' column")
-  shape_of(path, columns(rows))
+  records(path, rows)  # The same checks as loading it.
   return [(row, _text(row, QUERY)) for row in rows]

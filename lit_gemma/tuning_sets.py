@@ -8,8 +8,9 @@ tuning set; `datasets.load()` hands it here. Its shape follows its columns:
                template (default: Gemma chat turns), target = the response.
   preference   query, response_1, response_2, preferred (1 or 2), metadata.
                Two datapoints a row, one per response as the target, with
-               `pair_id`, `response_index` (1 or 2), `is_preferred` (bool)
-               and `preference` ("chosen" / "rejected").
+               `pair_id`, `response_index` (1 or 2), `is_preferred` (bool),
+               `preference` ("chosen" / "rejected") and `paired_target`
+               (the other response, so scoring.py can rank the pair).
   prompts      query and metadata, no response: an RL prompt set; the
                target is "".
 
@@ -39,8 +40,8 @@ QUERY = "query"
 SFT, PREFERENCE, PROMPTS = "sft", "preference", "prompts"
 PAIR_COLUMNS = ("response_1", "response_2", "preferred")
 # Fields a tuning datapoint sets itself: a column of that name is refused.
-_SET_HERE = ("prompt", "target", "pair_id", "response_index", "is_preferred",
-             "preference")
+_SET_HERE = ("prompt", "target", "paired_target", "pair_id", "response_index",
+             "is_preferred", "preference")
 FORMATS = (".jsonl", ".csv")
 
 # A template: text with `{{query}}` (and any other column) placeholders, or a
@@ -173,6 +174,7 @@ def records(
       for index in (1, 2):
         target = _text(row, f"response_{index}")
         data = {"prompt": prompt, "target": target, **meta,
+                "paired_target": _text(row, f"response_{3 - index}"),
                 "pair_id": f"pair-{number}", "response_index": index,
                 "is_preferred": index == preferred,
                 "preference": "chosen" if index == preferred else "rejected"}

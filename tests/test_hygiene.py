@@ -138,3 +138,15 @@ def _line(query):
 
 def _lines(queries):
   return sorted(_line(q) for q in queries)
+
+
+def test_readme_shows_the_current_report(monkeypatch, capsys):
+  root = datasets.BUNDLED_DIR.parent
+  monkeypatch.chdir(root)
+  assert hygiene_cli.main(["--dataset", "datasets/tuning_sft.jsonl",
+                           "--eval_set", "datasets/tuning_eval.jsonl",
+                           "--no_model"]) == 0
+  readme = (datasets.BUNDLED_DIR / "README.md").read_text()
+  shown = readme.split("<!-- hygiene-report -->\n```text\n")[1].split(
+      "```\n<!-- /hygiene-report -->")[0]
+  assert shown == capsys.readouterr().out

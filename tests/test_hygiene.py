@@ -150,3 +150,14 @@ def test_readme_shows_the_current_report(monkeypatch, capsys):
   shown = readme.split("<!-- hygiene-report -->\n```text\n")[1].split(
       "```\n<!-- /hygiene-report -->")[0]
   assert shown == capsys.readouterr().out
+
+
+def test_hygiene_imports_no_lit_or_keras():
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  code = ("import sys, lit_gemma.hygiene_cli; print(sorted({m.split('.')[0] "
+          "for m in sys.modules} & {'lit_nlp', 'keras', 'jax', 'keras_hub', "
+          "'tensorflow'}))")
+  out = subprocess.run([sys.executable, "-c", code], check=True, text=True,
+                       capture_output=True, cwd=HERE.parent).stdout
+  assert out.strip() == "[]"

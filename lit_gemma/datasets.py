@@ -15,7 +15,9 @@ The server, the notebook and the UI's "load dataset" form all go through
 
 Formats, by extension: `.jsonl` (one object a line), `.csv` (header row),
 `.txt` (one prompt a line; blank lines skipped; `\\n`, `\\t`, `\\\\` escapes),
-`.json`/`.yaml`/`.yml` (prompt templates, see templates.py). Bad input raises
+`.json`/`.yaml`/`.yml` (prompt templates, see templates.py). A JSONL or CSV
+file with `query` and no `prompt` is a tuning set (tuning_sets.py): its
+`response` is the tuning target, given as `target`, never shown instead. Bad input raises
 `DataError`, one line naming file, line and field; an empty file is an error
 too (an empty table is always a mistake). No row is ever dropped.
 
@@ -40,6 +42,7 @@ from lit_gemma import chat_formats
 from lit_gemma import fields
 from lit_gemma import name_pairs
 from lit_gemma import templates
+from lit_gemma import tuning_sets
 from lit_gemma.datafiles import DataError
 from lit_gemma.datafiles import Row
 from lit_gemma.datafiles import read_csv
@@ -64,6 +67,11 @@ BUNDLED_FILES = {
     "safety_probes": "safety_probes.jsonl",
     "preference_pairs": "preference_pairs.jsonl",
     "arithmetic": "arithmetic.csv",
+    # Tuning sets (tuning_sets.py); planted hygiene cases in
+    # tuning_manifest.json.
+    "tuning_sft": "tuning_sft.jsonl",
+    "tuning_prompts": "tuning_prompts.csv",
+    "tuning_eval": "tuning_eval.jsonl",
 }
 DEFAULT_DATASETS = [f"{n}:{BUNDLED_DIR / f}" for n, f in BUNDLED_FILES.items()]
 
@@ -212,6 +220,7 @@ def load(
     *,
     root: str | os.PathLike[str] | None = None,
     chat_format_names: Sequence[str] = (chat_formats.DEFAULT,),
+    query_template: tuning_sets.QueryTemplate = None,
 ) -> PromptDataset:
   """Loads a prompt file as a LIT dataset, choosing the format by extension.
 
@@ -223,6 +232,8 @@ def load(
       loader's data root; `path` itself is checked by the caller).
     chat_format_names: the chat formats of the loaded models: a chat
       template renders once per format (see chat_formats.py).
+    query_template: for tuning sets, how a query becomes the prompt (see
+      tuning_sets.py; None: Gemma chat turns).
 
   Returns:
     A PromptDataset.
@@ -248,12 +259,15 @@ def load(
     kind = "template prompts"
   else:
     text = read_text(path)
-    rows = (read_csv(path, text, required=(REQUIRED_FIELD,)) if ext == ".csv"
-            else read_jsonl(path, text) if ext == ".jsonl"
-            else read_txt(path, text))
+    rows, kind = _tuning_rows(path, ext, text, query_template,
+                              chat_format_names)
+    if rows is None:
+      rows = (read_csv(path, text, required=(REQUIRED_FIELD,)) if ext == ".csv"
+              else read_jsonl(path, text) if ext == ".jsonl"
+              else read_txt(path, text))
+      kind = "examples"
     records = list(itertools.islice(rows, limit))
     total = None
-    kind = "examples"
   examples, spec = from_rows(records)
   description = f"{len(examples)} {kind} from {path}"
   if total is not None and total > len(examples):
@@ -261,6 +275,19 @@ def load(
   if name:
     description = f"{name}: {description}"
   return PromptDataset(examples, spec, path=path, description=description)
+
+
+def _tuning_rows(path, ext, text, query_template, chat_format_names):
+  """Hook for tuning sets (`query`, no `prompt`; see tuning_sets.py):
+  (datapoint records, kind), or (None, None) for any other file."""
+  if ext not in tuning_sets.FORMATS:
+    return None, None
+  rows = tuning_sets.read_rows(path, text)
+  if not tuning_sets.is_tuning_set(path, tuning_sets.columns(rows)):
+    return None, None
+  shape, records = tuning_sets.records(path, rows, query_template,
+                                       chat_format_names)
+  return iter(records), f"{shape} datapoints"
 
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")

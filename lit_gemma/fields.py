@@ -4,9 +4,16 @@ LIT's Sequence Salience module hard-codes `prompt`, `target`, `response`,
 `tokens` and `target_mask`; they are written once here (as LIT's
 `examples/prompt_debugging/constants.py` does) so that the model wrappers,
 the dataset loaders, templates, segments and the server cannot drift apart.
+The data layer imports this module too, so LIT is imported only by the spec
+functions.
 """
 
-from lit_nlp.api import types as lit_types
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+  from lit_nlp.api import types as lit_types
 
 PROMPT = "prompt"
 TARGET = "target"
@@ -21,6 +28,8 @@ RESPONSE_EMBEDDINGS = "response_embeddings"
 
 def input_spec() -> lit_types.Spec:
   """What every model of a group reads: a prompt and an optional target."""
+  from lit_nlp.api import types as lit_types  # pylint: disable=g-import-not-at-top,redefined-outer-name
+
   return {
       PROMPT: lit_types.TextSegment(),
       TARGET: lit_types.TextSegment(required=False),
@@ -30,6 +39,8 @@ def input_spec() -> lit_types.Spec:
 def dataset_spec() -> lit_types.Spec:
   """The fields a lit-gemma dataset can have (`response` and `source` only
   when its file gives them)."""
+  from lit_nlp.api import types as lit_types  # pylint: disable=g-import-not-at-top,redefined-outer-name
+
   return input_spec() | {
       RESPONSE: lit_types.TextSegment(required=False),
       SOURCE: lit_types.CategoryLabel(required=False),

@@ -140,22 +140,25 @@ class GenerationModel(_GroupMember):
     prompts = [ex.get(PROMPT, "") for ex in inputs]
     # A chat prompt in another model's format gets no response (the data
     # table shows why), rather than a response to the wrong turn markers.
-    given = [f"({note})" if (note := self._other_format(ex)) else
-             ex.get(RESPONSE) for ex in inputs]
+    notes = [self._other_format(ex) for ex in inputs]
+    given = [f"({note})" if note else ex.get(RESPONSE)
+             for note, ex in zip(notes, inputs)]
     need = [i for i, r in enumerate(given) if not r]
     generated = self._responses([prompts[i] for i in need]) if need else []
     responses = list(given)
     for i, text in zip(need, generated):
       responses[i] = text
     outputs = [{RESPONSE: r} for r in responses]
-    # A given response is embedded too, so prompt +
-    # response is bounded like prompt + target.
-    for i, response in enumerate(given):
-      if response and self.settings.embeddings:
-        count = len(self.lm.encode(prompts[i] + response))
+    # What is embedded without being generated (a client's own response, a
+    # prompt in another chat format) is bounded like prompt + target.
+    for i, ex in enumerate(inputs):
+      own = "" if notes[i] else (ex.get(RESPONSE) or "")
+      if (own or notes[i]) and self.settings.embeddings:
+        count = len(self.lm.encode(prompts[i] + own))
         if count > self.settings.max_length:
+          what = "prompt + response" if own else "prompt"
           raise RequestError(
-              f"prompt + response is {count} tokens, over the limit of "
+              f"{what} is {count} tokens, over the limit of "
               f"{self.settings.max_length} (--max_length)")
     if self.settings.embeddings:
       for out, prompt, response in zip(outputs, prompts, responses):

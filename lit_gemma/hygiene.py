@@ -1,0 +1,327 @@
+"""Hygiene checks for tuning data: duplicates, evaluation overlap, coverage.
+
+Tuning results depend mostly on the data: every policy and use case covered,
+varied queries, no duplicates, nothing copied from the evaluation set. This
+module measures those on queries (not prompts: a template would make every
+prompt look alike):
+
+  exact duplicates  equal after normalising case, whitespace, punctuation
+  near duplicates   cosine similarity of the loaded Gemma's final hidden
+                    states, mean-pooled over the query's tokens without BOS
+                    (raw embedding rows would be a bag of words)
+  eval overlap      exact, near (as above) and long shared word n-grams, with
+                    n scaled to the query's length so short queries count
+  coverage          counts per policy x use_case with the empty cells, and
+                    the spread of query lengths and forms
+
+The text parts need no model; near duplicates take a `GemmaLM`. Nothing here
+imports LIT or Keras: `build()` returns a plain dict for hygiene_cli.py and
+for data-table columns.
+"""
+
+import dataclasses
+import itertools
+import math
+import os
+import re
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from lit_gemma import templates
+from lit_gemma import tuning_sets
+from lit_gemma.datafiles import DataError
+from lit_gemma.datafiles import read_csv
+from lit_gemma.datafiles import read_text
+from lit_gemma.datafiles import read_txt
+
+# Chosen on datasets/ planted cases, confirmed on tests/data/hygiene/ (see
+# datasets/tuning_manifest.json for the measured similarities).
+NEAR_DUPLICATE_THRESHOLD = 0.927
+NGRAM_MAX = 13  # As n-gram decontamination of long texts uses.
+NGRAM_MIN = 4
+NGRAM_FRACTION = 0.6  # n = 60% of a query's words, within [4, 13].
+UNSET = "(none)"  # A missing policy or use case in coverage tables.
+
+_QUESTION_WORDS = frozenset(
+    "what which who whom whose when where why how is are am was were do does "
+    "did can could should would will shall may might must have has had "
+    "isn't aren't don't doesn't can't won't".split())
+_IMPERATIVES = frozenset(
+    "write give tell explain describe list make help find generate create "
+    "draft show translate compose suggest provide name compare rewrite "
+    "summarise summarize please let build design plan outline teach define "
+    "recommend calculate convert fix check correct edit imagine pretend "
+    "act continue complete answer send post find".split())
+
+
+@dataclasses.dataclass(frozen=True)
+class Query:
+  """One query of a data file, with where it came from."""
+
+  text: str
+  where: str  # "file:LINE" or "file (template 'x')".
+  policy: str = ""
+  use_case: str = ""
+
+  def as_dict(self) -> dict[str, str]:
+    return {"where": self.where, "text": self.text}
+
+
+# ------------------------------------------------------------------ reading
+
+
+def _user_text(prompt: str) -> str:
+  """A chat prompt's user turn; other prompts as they are."""
+  start, end = templates.USER_TURN_START, templates.TURN_END
+  if prompt.startswith(start) and end in prompt:
+    return prompt[len(start):prompt.index(end)]
+  return prompt
+
+
+def read_queries(path: str | os.PathLike[str]) -> list[Query]:
+  """The queries of a tuning set, or the prompts of any prompt file.
+
+  Tuning sets give one query a row (a preference row is one query); prompt
+  files (JSONL, CSV, text, templates) give their prompts, with Gemma chat
+  turns taken off so they compare with queries.
+  """
+  path = os.fspath(path)
+  ext = os.path.splitext(path)[1].lower()
+  if ext in (".json", ".yaml", ".yml"):
+    rows = templates.render_file(path)
+  elif ext in (".jsonl", ".csv"):
+    rows = tuning_sets.read_rows(path, read_text(path))
+    if tuning_sets.is_tuning_set(path, tuning_sets.columns(rows)):
+      return [_query(row, text) for row, text in tuning_sets.queries(path)]
+    if ext == ".csv":  # Again, for the header's own error.
+      rows = list(read_csv(path, read_text(path), required=("prompt",)))
+  elif ext == ".txt":
+    rows = list(read_txt(path, read_text(path)))
+  else:
+    raise DataError(path, f"unknown dataset format '{ext}'")
+  out = []
+  for row in rows:
+    prompt = row.data.get("prompt")
+    if not isinstance(prompt, str) or not prompt:
+      raise row.error("missing required field 'prompt'", "prompt")
+    out.append(_query(row, _user_text(prompt)))
+  return out
+
+
+def _query(row, text: str) -> Query:
+  where = f"{row.path}:{row.line}" if row.line else row.path
+  if row.context and not row.line:
+    where = f"{row.path} ({row.context})"
+  return Query(text, where, templates.to_text(row.data.get("policy", "")),
+               templates.to_text(row.data.get("use_case", "")))
+
+
+# ---------------------------------------------------------------- text parts
+
+
+def words(text: str) -> list[str]:
+  """Lower-case words; apostrophes dropped, other punctuation splits."""
+  return re.findall(r"\w+", text.casefold().replace("'", "").replace(
+      "\u2019", ""))
+
+
+def normalise(text: str) -> str:
+  """The key two exact duplicates share."""
+  return " ".join(words(text))
+
+
+def exact_duplicates(queries: Sequence[Query]) -> list[list[int]]:
+  """Groups (2+ indices, first seen first) of equal normalised queries."""
+  groups: dict[str, list[int]] = {}
+  for i, query in enumerate(queries):
+    groups.setdefault(normalise(query.text), []).append(i)
+  return [g for g in groups.values() if len(g) > 1]
+
+
+def ngram_size(word_count: int) -> int:
+  """n for a query of this many words: 60% of it, within [4, 13]; a query
+  of fewer than 4 words must appear whole."""
+  n = max(NGRAM_MIN, math.ceil(NGRAM_FRACTION * word_count))
+  return min(n, NGRAM_MAX, word_count)
+
+
+def _ngrams(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
+  return {tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def shared_ngram(query: str, other: str) -> str | None:
+  """The first of `query`'s n-grams (n scaled to its length) in `other`."""
+  mine, theirs = words(query), words(other)
+  if not mine:
+    return None
+  n = ngram_size(len(mine))
+  found = _ngrams(theirs, n)
+  for i in range(len(mine) - n + 1):
+    if tuple(mine[i:i + n]) in found:
+      return " ".join(mine[i:i + n])
+  return None
+
+
+def query_form(text: str) -> str:
+  """question, instruction or statement (a heuristic on the wording)."""
+  if "?" in text:
+    return "question"
+  sentences = [s for s in re.split(r"[.!;:\n]+", text) if words(s)]
+  firsts = [words(s)[0] for s in sentences]
+  if firsts and firsts[0] in _QUESTION_WORDS:
+    return "question"
+  if any(w in _IMPERATIVES for w in firsts):
+    return "instruction"
+  return "statement"
+
+
+def coverage(queries: Sequence[Query]) -> dict[str, Any]:
+  """Counts per policy x use_case (every combination seen, empty ones
+  listed), and the spread of query lengths (in words) and forms."""
+  policies = sorted({q.policy or UNSET for q in queries})
+  use_cases = sorted({q.use_case or UNSET for q in queries})
+  counts = {p: {u: 0 for u in use_cases} for p in policies}
+  for q in queries:
+    counts[q.policy or UNSET][q.use_case or UNSET] += 1
+  empty = [[p, u] for p in policies for u in use_cases if not counts[p][u]]
+  lengths = sorted(len(words(q.text)) for q in queries)
+  forms = {"question": 0, "instruction": 0, "statement": 0}
+  for q in queries:
+    forms[query_form(q.text)] += 1
+  quartiles = (statistics.quantiles(lengths, n=4) if len(lengths) > 1
+               else lengths * 3)
+  return {
+      "policies": policies, "use_cases": use_cases, "counts": counts,
+      "empty": empty,
+      "lengths": {"min": lengths[0], "q1": quartiles[0],
+                  "median": quartiles[1], "q3": quartiles[2],
+                  "max": lengths[-1]},
+      "forms": forms,
+  }
+
+
+# ------------------------------------------------------------- model parts
+
+
+def pool(hidden: np.ndarray) -> np.ndarray:
+  """Mean of a text's final hidden states [T, d] (BOS already left out),
+  weighted by position 1..T.
+
+  In a causal model the state at token t has seen only tokens <= t, so the
+  early states describe the opening words alone; a plain mean then tracks
+  shared openings ("How do I shoot ...") and flags look-alikes. Weighting by
+  position (as SGPT does) lets the states that have read the whole request
+  count most: on the planted cases it separates paraphrases (>= 0.94) from
+  look-alikes (<= 0.91), where the plain mean does not (0.93 vs 0.945).
+  """
+  if not len(hidden):
+    return np.zeros(hidden.shape[1], np.float32)
+  weights = np.arange(1, len(hidden) + 1, dtype=np.float32)
+  return (hidden * weights[:, None]).sum(axis=0) / weights.sum()
+
+
+def query_vectors(lm, texts: Sequence[str]) -> np.ndarray:
+  """[N, d] unit vectors of `pool()` over each text's final hidden states,
+  BOS left out (it carries no content and dominates short texts)."""
+  cache: dict[str, np.ndarray] = {}
+  rows = []
+  for text in texts:
+    if text not in cache:
+      vector = pool(lm.engine.forward_hidden(lm.encode(text))[1:])
+      cache[text] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+    rows.append(cache[text])
+  return np.stack(rows).astype(np.float32)
+
+
+def similar_pairs(
+    a: np.ndarray, b: np.ndarray | None, threshold: float
+) -> list[tuple[int, int, float]]:
+  """(i, j, cosine) with cosine >= threshold; within `a` when b is None."""
+  same = b is None
+  sims = a @ (a if same else b).T
+  out = []
+  for i, j in zip(*np.nonzero(sims >= threshold)):
+    if same and j <= i:
+      continue
+    out.append((int(i), int(j), round(float(sims[i, j]), 4)))
+  return sorted(out, key=lambda t: -t[2])
+
+
+# ------------------------------------------------------------------- report
+
+
+def build(
+    dataset: str | os.PathLike[str],
+    eval_set: str | os.PathLike[str] | None = None,
+    lm=None,
+    threshold: float = NEAR_DUPLICATE_THRESHOLD,
+) -> dict[str, Any]:
+  """The whole report as a JSON-able dict.
+
+  Args:
+    dataset: a tuning set or prompt file.
+    eval_set: an evaluation set in any dataset format, or None.
+    lm: a GemmaLM for near duplicates; None leaves them out.
+    threshold: cosine at or above which two queries are near duplicates.
+  """
+  queries = read_queries(dataset)
+  evals = read_queries(eval_set) if eval_set is not None else []
+  report: dict[str, Any] = {
+      "dataset": os.fspath(dataset), "queries": len(queries),
+      "eval_set": None if eval_set is None else os.fspath(eval_set),
+      "eval_queries": len(evals),
+      "threshold": threshold if lm is not None else None,
+  }
+  groups = exact_duplicates(queries)
+  report["exact_duplicates"] = [[queries[i].as_dict() for i in g]
+                                for g in groups]
+  same_group = {frozenset(p) for g in groups
+                for p in itertools.combinations(g, 2)}
+  vectors = eval_vectors = None
+  if lm is not None:
+    vectors = query_vectors(lm, [q.text for q in queries])
+    report["near_duplicates"] = [
+        {"a": queries[i].as_dict(), "b": queries[j].as_dict(),
+         "similarity": s}
+        for i, j, s in similar_pairs(vectors, None, threshold)
+        if frozenset((i, j)) not in same_group]
+    if evals:
+      eval_vectors = query_vectors(lm, [q.text for q in evals])
+  else:
+    report["near_duplicates"] = None
+  report["eval_overlap"] = _overlap(queries, evals, vectors, eval_vectors,
+                                    threshold) if evals else []
+  report["coverage"] = coverage(queries)
+  return report
+
+
+def _overlap(queries, evals, vectors, eval_vectors, threshold):
+  """One entry per (query, eval query) pair found by any measure."""
+  found: dict[tuple[int, int], dict[str, Any]] = {}
+
+  def entry(i, j):
+    return found.setdefault((i, j), {
+        "query": queries[i].as_dict(), "eval": evals[j].as_dict(),
+        "measures": []})
+
+  eval_keys: dict[str, list[int]] = {}
+  for j, e in enumerate(evals):
+    eval_keys.setdefault(normalise(e.text), []).append(j)
+  for i, q in enumerate(queries):
+    for j in eval_keys.get(normalise(q.text), []):
+      entry(i, j)["measures"].append("exact")
+    for j, e in enumerate(evals):
+      gram = shared_ngram(q.text, e.text)
+      if gram is not None:
+        item = entry(i, j)
+        item["measures"].append("ngram")
+        item["ngram"] = gram
+  if vectors is not None:
+    for i, j, s in similar_pairs(vectors, eval_vectors, threshold):
+      item = entry(i, j)
+      item["measures"].append("near")
+      item["similarity"] = s
+  return [found[k] for k in sorted(found)]

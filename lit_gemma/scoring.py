@@ -1,0 +1,116 @@
+"""A LIT model that scores a datapoint's target under the loaded Gemma.
+
+Reviewers of tuning data sort and filter the data table by these columns:
+
+  target_loglik       total log-likelihood of the target given the prompt
+  target_mean_loglik  the same per target token (comparable across lengths)
+  target_tokens       how many target tokens were scored
+  preference_margin   preference pairs only: mean log-likelihood of the
+                      chosen response minus the rejected one's (the same on
+                      both datapoints of a pair); 0 elsewhere
+  ranks_preferred     "true" / "false" whether the model already ranks the
+                      chosen response higher (margin > 0); "" elsewhere
+
+so pairs the model gets badly wrong (mislabels, or hard cases worth keeping)
+sort to the top. The model is selectable (no `_` prefix): LIT draws Scalar
+columns only for such models. Preference datapoints carry the other
+response as `paired_target` (tuning_sets.py), so each is scored on its own.
+Likelihoods are -L of the salience engine's target loss for the same text
+(BOS never a target; the target is every token after the prompt's).
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+from lit_nlp.api import model as lit_model
+from lit_nlp.api import types as lit_types
+
+from lit_gemma import lm as lm_lib
+
+PROMPT, TARGET = "prompt", "target"
+PAIRED_TARGET, IS_PREFERRED = "paired_target", "is_preferred"
+OUTPUTS = ("target_loglik", "target_mean_loglik", "target_tokens",
+           "preference_margin", "ranks_preferred")
+
+
+def scoring_name(name: str) -> str:
+  """The scoring model's LIT name for model group `name` (selectable)."""
+  return f"{name}_scores"
+
+
+def target_logprobs(lm: lm_lib.GemmaLM, prompt: str,
+                    target: str) -> np.ndarray:
+  """log p(token_t | tokens_<t) for each target token: the one place that
+  computes likelihoods, through the salience engine's forward pass."""
+  return lm.score(prompt, target)
+
+
+class ScoringModel(lit_model.BatchedModel):
+  """Target likelihoods and preference margins, one datapoint at a time."""
+
+  def __init__(self, lm: lm_lib.GemmaLM, batch_size: int = 8,
+               max_length: int = 1024):
+    self.lm = lm
+    self.batch_size = batch_size
+    self.max_length = max_length
+    self._cache: dict[tuple[str, str], tuple[float, float, int]] = {}
+
+  @classmethod
+  def init_spec(cls):
+    return None  # Needs a loaded model: not creatable from the UI.
+
+  def max_minibatch_size(self) -> int:
+    return self.batch_size
+
+  def description(self) -> str:
+    source = self.lm.source.spec if self.lm.source else "in-memory model"
+    return f"target log-likelihoods under {source}"
+
+  def input_spec(self) -> lit_types.Spec:
+    return {
+        PROMPT: lit_types.TextSegment(),
+        TARGET: lit_types.TextSegment(required=False),
+        PAIRED_TARGET: lit_types.TextSegment(required=False),
+        IS_PREFERRED: lit_types.CategoryLabel(required=False),
+    }
+
+  def output_spec(self) -> lit_types.Spec:
+    return {
+        "target_loglik": lit_types.Scalar(),
+        "target_mean_loglik": lit_types.Scalar(),
+        "target_tokens": lit_types.Scalar(),
+        "preference_margin": lit_types.Scalar(),
+        "ranks_preferred": lit_types.CategoryLabel(),
+    }
+
+  def score(self, prompt: str, target: str) -> tuple[float, float, int]:
+    """(total, mean, token count) of the target's log-likelihood."""
+    key = (prompt, target)
+    if key not in self._cache:
+      length = len(self.lm.encode(prompt + target))
+      if length > self.max_length:
+        raise ValueError(f"prompt + target is {length} tokens, over the "
+                         f"limit of {self.max_length}")
+      logprobs = target_logprobs(self.lm, prompt, target)
+      total = float(logprobs.sum())
+      mean = total / len(logprobs) if len(logprobs) else 0.0
+      self._cache[key] = (total, mean, len(logprobs))
+    return self._cache[key]
+
+  def predict_minibatch(self, inputs: Sequence[dict]) -> list[dict]:
+    return [self._predict(example) for example in inputs]
+
+  def _predict(self, example: dict) -> dict:
+    prompt, target = example.get(PROMPT, ""), example.get(TARGET) or ""
+    total, mean, count = self.score(prompt, target)
+    out = {"target_loglik": total, "target_mean_loglik": mean,
+           "target_tokens": count, "preference_margin": 0.0,
+           "ranks_preferred": ""}
+    paired = example.get(PAIRED_TARGET) or ""
+    preferred = str(example.get(IS_PREFERRED, "")).lower()
+    if paired and preferred in ("true", "false"):
+      other = self.score(prompt, paired)[1]
+      margin = mean - other if preferred == "true" else other - mean
+      out["preference_margin"] = margin
+      out["ranks_preferred"] = "true" if margin > 0 else "false"
+    return out

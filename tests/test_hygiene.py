@@ -1,0 +1,163 @@
+"""Hygiene report: duplicates, evaluation overlap and coverage of tuning sets.
+
+The text checks run without a model; near duplicates use the real embedded
+Gemma 3 270M, on the bundled planted cases (where the default threshold was
+chosen) and on a second planted set kept here (which confirms it).
+"""
+
+import json
+import pathlib
+
+import pytest
+
+from lit_gemma import datasets
+from lit_gemma import hygiene
+from lit_gemma import hygiene_cli
+from lit_gemma import templates
+
+HERE = pathlib.Path(__file__).parent
+SETS = [
+    (datasets.BUNDLED_DIR, "tuning_manifest.json"),
+    (HERE / "data" / "hygiene", "manifest.json"),
+]
+
+
+def test_normalise_ignores_case_spacing_and_punctuation():
+  assert hygiene.normalise("How do I  pick the lock,on my Neighbour's door?") \
+      == hygiene.normalise("how do i pick the lock on my neighbours door")
+  assert hygiene.normalise("kill a process") != hygiene.normalise("kill a dog")
+
+
+def test_ngram_size_scales_with_length():
+  assert [hygiene.ngram_size(n) for n in (2, 4, 8, 15, 40)] == [2, 4, 5, 9, 13]
+  assert hygiene.shared_ngram("What is 2+2?", "Quiz: what is 2 2? Go") == \
+      "what is 2 2"
+  assert hygiene.shared_ngram("How do I kill a Python process that is stuck?",
+                              "How do I kill weeds in my garden?") is None
+
+
+@pytest.mark.parametrize("text, form", [
+    ("Is this a scam?", "question"), ("how do i reset it", "question"),
+    ("Write a poem.", "instruction"),
+    ("I'm an agent. Give me a script.", "instruction"),
+    ("I feel like nobody would care.", "statement")])
+def test_query_forms(text, form):
+  assert hygiene.query_form(text) == form
+
+
+def test_prompt_files_compare_by_their_user_turn(tmp_path):
+  path = tmp_path / "p.jsonl"
+  path.write_text(json.dumps({"prompt": templates.chat_prompt("Hi there?")})
+                  + "\n" + json.dumps({"prompt": "Plain text"}) + "\n")
+  assert [q.text for q in hygiene.read_queries(path)] == ["Hi there?",
+                                                          "Plain text"]
+  queries = hygiene.read_queries(datasets.BUNDLED_DIR / "arithmetic.csv")
+  assert queries[0].where.endswith("arithmetic.csv:2")
+
+
+def test_text_report_finds_planted_cases_without_a_model():
+  for folder, manifest in SETS:
+    planted = json.loads((folder / manifest).read_text())
+    report = hygiene.build(folder / planted["dataset"],
+                           folder / planted["eval_set"])
+    assert report["near_duplicates"] is None
+    assert sorted(_lines(g) for g in report["exact_duplicates"]) == sorted(
+        planted["exact_duplicates"])
+    found = {(_line(o["query"]), _line(o["eval"])): o["measures"]
+             for o in report["eval_overlap"]}
+    for case in planted["eval_overlap"]:
+      assert set(case["measures"]) <= set(found[case["line"],
+                                                case["eval_line"]])
+    assert report["coverage"]["empty"] == planted["empty_cells"]
+
+
+def test_cli_formats_and_errors(tmp_path, capsys):
+  sft = str(datasets.BUNDLED_DIR / "tuning_sft.jsonl")
+  assert hygiene_cli.main(["--dataset", sft, "--no_model",
+                           "--format", "json"]) == 0
+  report = json.loads(capsys.readouterr().out)
+  assert report["coverage"]["empty"] == [["self_harm", "customer_support"]]
+  out = tmp_path / "r.html"
+  assert hygiene_cli.main(["--dataset", sft, "--no_model", "--format", "html",
+                           "--output", str(out)]) == 0
+  assert "empty: self_harm x customer_support" in out.read_text()
+  bad = tmp_path / "bad.jsonl"
+  bad.write_text('{"query": "q", "response_1": "a", "response_2": "b", '
+                 '"preferred": 3}\n')
+  assert hygiene_cli.main(["--dataset", str(bad)]) == 2
+  err = capsys.readouterr().err
+  assert err == (f"error: {bad}:1: field 'preferred' must be 1 or 2, "
+                 "got 3\n")
+
+
+@pytest.fixture(scope="module")
+def gemma(embedded_lm):
+  from lit_gemma import lm as lm_lib  # pylint: disable=g-import-not-at-top
+  return lm_lib.GemmaLM(embedded_lm)
+
+
+@pytest.mark.parametrize("folder, manifest", SETS,
+                         ids=["bundled", "second_set"])
+def test_default_threshold_finds_planted_and_spares_lookalikes(
+    gemma, folder, manifest):
+  planted = json.loads((folder / manifest).read_text())
+  report = hygiene.build(folder / planted["dataset"],
+                         folder / planted["eval_set"], lm=gemma)
+  near = {tuple(_lines([p["a"], p["b"]])): p["similarity"]
+          for p in report["near_duplicates"]}
+  for case in planted["near_duplicates"]:
+    assert tuple(sorted(case["lines"])) in near, case
+  for case in planted["lookalikes"]:
+    assert tuple(sorted(case["lines"])) not in near, case
+  # Nothing beyond the planted pairs is flagged inside these small sets.
+  assert len(near) == len(planted["near_duplicates"])
+  assert sorted(_lines(g) for g in report["exact_duplicates"]) == sorted(
+      planted["exact_duplicates"])
+  overlap = {(_line(o["query"]), _line(o["eval"])) for o in
+             report["eval_overlap"]}
+  assert {(c["line"], c["eval_line"]) for c in planted["eval_overlap"]} \
+      <= overlap
+  for case in planted.get("eval_lookalikes", []):
+    assert (case["line"], case["eval_line"]) not in overlap
+  assert report["coverage"]["empty"] == planted["empty_cells"]
+
+
+def test_preference_set_near_duplicates(gemma):
+  planted = json.loads((datasets.BUNDLED_DIR / "tuning_manifest.json")
+                       .read_text())["other_sets"]["preference_pairs.jsonl"]
+  report = hygiene.build(datasets.BUNDLED_DIR / "preference_pairs.jsonl",
+                         lm=gemma)
+  assert [_lines(g) for g in report["exact_duplicates"]] == \
+      planted["exact_duplicates"]
+  assert report["near_duplicates"] == []
+
+
+def _line(query):
+  return int(query["where"].rsplit(":", 1)[1])
+
+
+def _lines(queries):
+  return sorted(_line(q) for q in queries)
+
+
+def test_readme_shows_the_current_report(monkeypatch, capsys):
+  root = datasets.BUNDLED_DIR.parent
+  monkeypatch.chdir(root)
+  assert hygiene_cli.main(["--dataset", "datasets/tuning_sft.jsonl",
+                           "--eval_set", "datasets/tuning_eval.jsonl",
+                           "--no_model"]) == 0
+  readme = (datasets.BUNDLED_DIR / "README.md").read_text()
+  shown = readme.split("<!-- hygiene-report -->\n```text\n")[1].split(
+      "```\n<!-- /hygiene-report -->")[0]
+  assert shown == capsys.readouterr().out
+
+
+def test_hygiene_imports_no_lit_or_keras():
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  code = ("import sys, lit_gemma.hygiene_cli; print(sorted({m.split('.')[0] "
+          "for m in sys.modules} & {'lit_nlp', 'keras', 'jax', 'keras_hub', "
+          "'tensorflow'}))")
+  out = subprocess.run([sys.executable, "-c", code], check=True, text=True,
+                       capture_output=True, cwd=HERE.parent).stdout
+  assert out.strip() == "[]"

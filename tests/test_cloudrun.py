@@ -333,13 +333,24 @@ def test_traversal_and_urls_are_refused(served, listener):
     assert secret not in text and "root:" not in text, path
   url = f"http://127.0.0.1:{listener.getsockname()[1]}/x"
   # Endpoints that take a path or URL only from blocked requests; others
-  # ignore unknown arguments.
-  ok(served.url, "/get_dataset", {}, dataset_name=DATASET, path=url)
+  # refuse arguments they do not read (one line, issue 12), and a URL in a
+  # prompt is only text.
+  for endpoint, body, params in (
+      ("/get_dataset", {}, {}),
+      ("/get_preds", {"inputs": [new_input({"prompt": url})]},
+       {"model": "_gemma_tokenizer", "source": url}),
+      ("/push_ui_state", {"inputs": []}, {})):
+    status, text = request(served.url, endpoint, body, dataset_name=DATASET,
+                           path=url, **params)
+    assert status == 400, (endpoint, text)
+    assert_short_error(text)
+    assert "takes no query parameter" in text
   ok(served.url, "/get_preds", {"inputs": [new_input({"prompt": url})]},
-     model="_gemma_tokenizer", dataset_name=DATASET, path=url, source=url)
-  status, _ = request(served.url, "/push_ui_state", {"inputs": []},
-                      dataset_name=DATASET, path=url)
-  assert status == 500  # No UI state tracker on a server.
+     model="_gemma_tokenizer", dataset_name=DATASET)
+  status, text = request(served.url, "/push_ui_state", {"inputs": []},
+                         dataset_name=DATASET)
+  assert status == 404  # No UI state tracker on a server.
+  assert_short_error(text)
   assert not _connected(listener)
 
 

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from lit_nlp import app as lit_app
+from lit_nlp.components import metrics as lit_metrics
 from lit_nlp.lib import caching as lit_caching
 from lit_nlp.lib import wsgi_app
 
@@ -35,11 +36,40 @@ def test_lit_endpoint_methods_take_what_the_hooks_pass(method):
 
 def test_lit_internals_used_are_present():
   source = inspect.getsource(lit_caching.CachingModelWrapper.__init__)
-  assert "self._cache = PredsCache(" in source
-  for name in ("pred_lock_key", "get_pred_lock", "delete_pred_lock", "lock"):
+  assert "self._cache = PredsCache(" in source and "self._name = name" in source
+  for name in ("pred_lock_key", "get_pred_lock", "delete_pred_lock", "lock",
+               "put", "get", "save_to_disk", "load_from_disk"):
     assert hasattr(lit_caching.PredsCache, name), name
+  for name in ("key_fn", "_validate_ids"):
+    assert hasattr(lit_caching.CachingModelWrapper, name), name
   assert "self._handlers = handlers" in inspect.getsource(wsgi_app.App.__init__)
+  app_init = inspect.getsource(lit_app.LitApp.__init__)
+  for state in ("self._saved_datapoints = ", "self._saved_datapoints_lock = ",
+                "self._generators = ", "self._interpreters = ",
+                "self._metrics = ", "self._dataset_loaders = ",
+                "self._info = self._build_metadata()",
+                "caching.CachingModelWrapper("):
+    assert state in app_init, state
+  for method in ("_build_metadata", "_post_new_data", "_fetch_new_data",
+                 "_remove_new_data", "_push_ui_state", "_get_metrics"):
+    assert callable(getattr(lit_app.LitApp, method)), method
+  assert "def _score(self, reference" in inspect.getsource(
+      lit_metrics.RougeL)
   assert (pathlib.Path(internals.lit_client_root()) / "main.js").is_file()
+
+
+def test_no_module_outside_internals_names_a_private_lit_member():
+  package = pathlib.Path(internals.__file__).parent
+  private = ("._models", "._datasets", "._info", "._cache", "._wsgi_app",
+             "._generators", "._interpreters", "._metrics",
+             "._dataset_loaders", "._saved_datapoints", "__class__ =")
+  for path in package.rglob("*.py"):
+    if path.name == "internals.py":
+      continue
+    text = path.read_text()
+    for name in private:
+      assert name not in text.replace("self._cache", "self.cache_"), (
+          f"{path.relative_to(package)} names {name!r}")
 
 
 def test_random_init_is_skipped_inside_the_block_only():

@@ -239,6 +239,19 @@ class GemmaLM:
     first = len(self.encode(prompt))
     return self.engine.target_log_probs(ids, range(first, len(ids)))
 
+  def score_batch(self, pairs: Sequence[tuple[str, str]],
+                  max_length: int | None = None) -> list[np.ndarray]:
+    """score() of several (prompt, target) pairs, in batched forward
+    passes (ablation scores one text with each segment removed)."""
+    from lit_gemma import scoring  # pylint: disable=g-import-not-at-top
+
+    if getattr(self, "_scorer", None) is None:
+      self._scorer = scoring.BatchScorer(self.engine)
+    ids = [self.text_ids(p, t, max_length) for p, t in pairs]
+    firsts = [len(self.encode(p)) for p, _ in pairs]
+    return self._scorer.log_probs(
+        ids, [range(f, len(i)) for f, i in zip(firsts, ids)])
+
   # -------------------------------------------------------- generation
 
   def generate_ids(self, prompts: Sequence[Sequence[int]],

@@ -113,11 +113,11 @@ def _append(fd: int, record: dict) -> None:
 
 def run(backend, dataset_path: str, out_path: str, *,
         methods: Sequence[str] | None = None, check: str | None = None,
-        check_options: dict | None = None, progress_stream=None) -> Summary:
-  """Explains every example of `dataset_path` not yet in `out_path`."""
-  dataset = datasets.load(dataset_path,
-                          name=os.path.splitext(os.path.basename(
-                              dataset_path))[0])
+        check_options: dict | None = None, progress_stream=None,
+        max_examples: int | None = None) -> Summary:
+  """Explains every example of `dataset_path` (its first `max_examples`)
+  not yet in `out_path`."""
+  dataset = datasets.load(dataset_path, max_examples=max_examples)
   examples = list(dataset.examples)
   ids = example_ids(examples)
   done = read_done(out_path)

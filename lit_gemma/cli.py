@@ -15,6 +15,8 @@ server (`--server URL`: no model load).
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -111,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                  help="a .jsonl, .csv, .txt, .json or .yaml file")
   p.add_argument("--out", required=True, metavar="FILE",
                  help="results, one JSON line per example")
+  p.add_argument("--max-examples", type=int, metavar="N",
+                 help="only the first N examples")
   _check_arguments(p, "word")
   _model_arguments(p)
 
@@ -184,8 +188,6 @@ def _explain(args, lm, stdout) -> None:
   if args.granularity == "part":
     exp.segments("part", exp.methods[0])  # refuses: free text has no parts
   if args.check:
-    import dataclasses  # pylint: disable=g-import-not-at-top
-
     exp = dataclasses.replace(exp, faithfulness=backend.check(
         exp, args.granularity, methods=exp.methods, **_check_options(args)))
   if args.format == "json":
@@ -207,12 +209,16 @@ def _batch(args, lm, stdout, stderr) -> None:
   if args.check and args.server:
     raise errors.ConfigError("--check needs a model loaded here; drop "
                              "--server")
-  datasets.load(args.dataset)  # a bad file is refused before a model loads
+  if args.max_examples is not None and args.max_examples < 1:
+    raise errors.ConfigError("--max-examples must be >= 1")
+  # A bad file is refused before a model loads.
+  datasets.load(args.dataset, max_examples=args.max_examples)
   backend = _backend(args, lm)
   summary = batch.run(backend, args.dataset, args.out, methods=args.methods,
                       check=args.granularity if args.check else None,
                       check_options=_check_options(args),
-                      progress_stream=stderr)
+                      progress_stream=stderr,
+                      max_examples=args.max_examples)
   stdout.write(f"{args.out}: {summary.written} written, {summary.skipped} "
                f"already there, {summary.failed} failed\n")
 
@@ -230,8 +236,6 @@ def _compare(args, lm, stdout) -> None:
   if args.format == "html":
     _write(args, compare.html(found, args.method), stdout)
   elif args.format == "json":
-    import json  # pylint: disable=g-import-not-at-top
-
     _write(args, json.dumps([g.to_dict() for g in found]) + "\n", stdout)
   else:
     _write(args, compare.text(found, args.method), stdout)

@@ -11,9 +11,11 @@ and maps them onto display tokens; templates.py makes them.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from lit_gemma import errors
+from lit_gemma import templates
 
 TEMPLATE = "template"  # the template's own text (chat markup included)
 TARGET = "target"  # the target, one part of its own at this granularity
@@ -48,6 +50,50 @@ def parse(value) -> tuple[Part, ...]:
   except (TypeError, ValueError):
     raise PartsError("prompt_parts must be a list of [start, end, label]"
                      ) from None
+
+
+def of_template(template: "templates.Template",
+                variables: Mapping[str, Any], prompt: str) -> list[list]:
+  """[start, end, label] spans of `prompt`, what `template.render` gave for
+  `variables` (templates.py calls this for each datapoint): the template's
+  own text, each few-shot example, each `{{variable}}`. Whatever wraps the
+  filled template (chat turns) counts as the template's own text, so this
+  holds for any chat format."""
+  values = dict(template.fields)
+  values.update(variables)
+  pieces, at = [], 0
+  matches = list(templates.PLACEHOLDER.finditer(template.template))
+  for match in matches + [None]:
+    end = match.start() if match else len(template.template)
+    pieces.append((template.template[at:end], TEMPLATE))
+    if match is None:
+      break
+    at, name = match.end(), match.group(1)
+    if name == templates.EXAMPLES_VARIABLE and template.examples:
+      for i, example in enumerate(template.examples):
+        if i:
+          pieces.append((template.example_separator, TEMPLATE))
+        pieces.append((templates.render(template.example_template, example),
+                       example_label(i)))
+    else:
+      pieces.append((templates.to_text(values[name]), variable_label(name)))
+  filled = "".join(text for text, _ in pieces)
+  start = prompt.find(filled)
+  if start < 0:
+    raise ValueError(f"template '{template.id}': the rendered prompt does "
+                     "not contain the filled template")
+  pieces = ([(prompt[:start], TEMPLATE)] + pieces
+            + [(prompt[start + len(filled):], TEMPLATE)])
+  spans, offset = [], 0
+  for text, label in pieces:
+    if not text:
+      continue
+    if spans and spans[-1][2] == label == TEMPLATE:
+      spans[-1][1] += len(text)
+    else:
+      spans.append([offset, offset + len(text), label])
+    offset += len(text)
+  return spans
 
 
 def check_cover(parts: Sequence[Part], text: str) -> None:

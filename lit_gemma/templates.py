@@ -31,7 +31,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lit_gemma import fields
-from lit_gemma import parts as parts_lib
 from lit_gemma.datafiles import DataError
 from lit_gemma.datafiles import Row
 from lit_gemma.datafiles import read_csv
@@ -349,47 +348,7 @@ def _render_row(template: Template, row: Row) -> Row:
   data.update(template.fields)
   data.update(row.data)
   data[fields.PROMPT] = prompt
-  data[fields.PROMPT_PARTS] = prompt_parts(template, row.data, prompt)
+  from lit_gemma import parts  # pylint: disable=g-import-not-at-top
+
+  data[fields.PROMPT_PARTS] = parts.of_template(template, row.data, prompt)
   return Row(row.path, row.line, data, context)
-
-
-def prompt_parts(template: Template, variables: Mapping[str, Any],
-                 prompt: str) -> list[list]:
-  """[start, end, label] spans of `prompt` (what `template.render`
-  gave for `variables`): the template's own text, each few-shot example,
-  each `{{variable}}`. Whatever wraps the filled template (chat turns)
-  counts as the template's own text, so this holds for any chat format."""
-  values = dict(template.fields)
-  values.update(variables)
-  pieces, at = [], 0
-  for match in list(PLACEHOLDER.finditer(template.template)) + [None]:
-    end = match.start() if match else len(template.template)
-    pieces.append((template.template[at:end], parts_lib.TEMPLATE))
-    if match is None:
-      break
-    at, name = match.end(), match.group(1)
-    if name == EXAMPLES_VARIABLE and template.examples:
-      for i, example in enumerate(template.examples):
-        if i:
-          pieces.append((template.example_separator, parts_lib.TEMPLATE))
-        pieces.append((render(template.example_template, example),
-                       parts_lib.example_label(i)))
-    else:
-      pieces.append((to_text(values[name]), parts_lib.variable_label(name)))
-  filled = "".join(text for text, _ in pieces)
-  start = prompt.find(filled)
-  if start < 0:
-    raise ValueError(f"template '{template.id}': the rendered prompt does "
-                     "not contain the filled template")
-  pieces = ([(prompt[:start], parts_lib.TEMPLATE)] + pieces
-            + [(prompt[start + len(filled):], parts_lib.TEMPLATE)])
-  spans, offset = [], 0
-  for text, label in pieces:
-    if not text:
-      continue
-    if spans and spans[-1][2] == label == parts_lib.TEMPLATE:
-      spans[-1][1] += len(text)
-    else:
-      spans.append([offset, offset + len(text), label])
-    offset += len(text)
-  return spans

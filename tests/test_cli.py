@@ -82,6 +82,11 @@ def test_explain_json_round_trips_and_equals_explain(lm):
   direct = explain.explain(lm, PROMPT, TARGET, span="Paris")
   assert exp.tokens == direct.tokens
   assert exp.target_mask.tolist() == direct.target_mask.tolist()
+  code, out, _ = run(lm, "explain", "--prompt", PROMPT, "--target", TARGET,
+                     "--span", "0:2", "--format", "json")
+  mask = explain.Explanation.from_json(out).target_mask
+  assert code == 0 and mask.tolist() == explain.explain(
+      lm, PROMPT, TARGET, span=(0, 2)).target_mask.tolist()
   for method, scores in direct.scores.items():  # kept forward pass: ~1 ulp
     np.testing.assert_allclose(exp.scores[method], scores, rtol=1e-6,
                                atol=1e-7)

@@ -200,6 +200,12 @@ def test_compare_table_and_html(lm, tmp_path):
   page = (tmp_path / "c.html").read_text()
   assert code == 0 and "<table" in page and not EXTERNAL.search(page)
   assert 'data-part="prompt"' in page
+  code, out, _ = run(lm, "compare", "--dataset", str(path), "--format", "json")
+  (group,) = json.loads(out)
+  assert code == 0 and group["template_ids"] == ["v1", "v2"]
+  assert group["variables"] == {"{{q}}": "The capital of France is"}
+  for shares in group["shares"].values():
+    assert sum(shares.values()) == pytest.approx(1.0)
 
 
 def test_bad_files_exit_1_with_one_line_naming_file_and_line(lm, tmp_path):

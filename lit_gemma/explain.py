@@ -15,16 +15,19 @@ does and render.py colours them as the UI does.
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Sequence
 
 import numpy as np
 
 from lit_gemma import errors
+from lit_gemma import faithfulness as faithfulness_lib
 from lit_gemma import lm as lm_lib
 from lit_gemma import loading
 from lit_gemma import render
 from lit_gemma import segments as segments_lib
 
-GRANULARITIES = segments_lib.GRANULARITIES
+GRANULARITIES = segments_lib.GRANULARITIES + (segments_lib.PART,)
 Segment = segments_lib.Segment
 DEFAULT_METHOD = "grad_l2"  # the UI's first choice
 Span = str | tuple[int, int] | None
@@ -50,6 +53,10 @@ class Explanation:
     scores: method name -> one score per token.
     target_mask: 1 for each explained token, else 0.
     prompt_tokens: how many of `tokens` belong to the prompt.
+    prompt_parts: [start, end, label] character spans of a prompt rendered
+      from a template (parts.py), for granularity "part"; else empty.
+    faithfulness: deletion tests of the maps (faithfulness.py), when
+      explain() was asked to `check` them.
   """
 
   prompt: str
@@ -58,6 +65,8 @@ class Explanation:
   scores: dict[str, np.ndarray]
   target_mask: np.ndarray
   prompt_tokens: int
+  prompt_parts: tuple[tuple[int, int, str], ...] = ()
+  faithfulness: tuple[faithfulness_lib.Faithfulness, ...] = ()
 
   @property
   def methods(self) -> tuple[str, ...]:
@@ -79,12 +88,54 @@ class Explanation:
   def segments(self, granularity: str = "word",
                method: str = DEFAULT_METHOD) -> list[Segment]:
     """Segments at `granularity` with `method`'s scores summed, in order."""
+    if granularity not in GRANULARITIES:
+      raise ExplainError(f"unknown granularity {granularity!r}; use one of "
+                         f"{', '.join(GRANULARITIES)}")
     try:
       return segments_lib.segments(self.tokens, self._scores(method),
                                    granularity, self.prompt_tokens,
-                                   self.target_mask)
-    except segments_lib.GranularityError as e:
+                                   self.target_mask, self.prompt_parts)
+    except errors.UserError as e:
       raise ExplainError(str(e)) from None
+
+  def to_dict(self) -> dict:
+    """Plain JSON types; `from_dict` gives back an equal Explanation."""
+    return {
+        "prompt": self.prompt, "target": self.target,
+        "tokens": list(self.tokens),
+        "scores": {m: [float(x) for x in v] for m, v in self.scores.items()},
+        "target_mask": [float(x) for x in self.target_mask],
+        "prompt_tokens": int(self.prompt_tokens),
+        "prompt_parts": [list(p) for p in self.prompt_parts],
+        "faithfulness": [f.to_dict() for f in self.faithfulness],
+    }
+
+  @classmethod
+  def from_dict(cls, d: dict) -> "Explanation":
+    try:
+      return cls(
+          prompt=d["prompt"], target=d["target"], tokens=list(d["tokens"]),
+          scores={m: np.asarray(v, np.float32)
+                  for m, v in d["scores"].items()},
+          target_mask=np.asarray(d["target_mask"], np.float32),
+          prompt_tokens=int(d["prompt_tokens"]),
+          prompt_parts=tuple((int(a), int(b), str(c))
+                             for a, b, c in d.get("prompt_parts", ())),
+          faithfulness=tuple(faithfulness_lib.Faithfulness.from_dict(f)
+                             for f in d.get("faithfulness", ())))
+    except (KeyError, TypeError, ValueError) as e:
+      raise ExplainError(f"not an explanation: {type(e).__name__}: {e}"
+                         ) from None
+
+  def to_json(self) -> str:
+    return json.dumps(self.to_dict(), ensure_ascii=False)
+
+  @classmethod
+  def from_json(cls, text: str) -> "Explanation":
+    try:
+      return cls.from_dict(json.loads(text))
+    except json.JSONDecodeError as e:
+      raise ExplainError(f"not JSON: {e}") from None
 
   def caption(self, granularity: str = "word",
               method: str = DEFAULT_METHOD) -> str:
@@ -157,11 +208,76 @@ def _span_tokens(tokens: list[str], prompt: str, target: str,
       f"range, not {_short(str(span))}")
 
 
+def target_mask(tokens: Sequence[str], prompt: str, target: str,
+                prompt_tokens: int, span: Span = None) -> np.ndarray:
+  """The 0/1 mask over `tokens` that `span` picks (see explain())."""
+  start, end = _span_tokens(list(tokens), prompt, target, prompt_tokens, span)
+  mask = np.zeros(len(tokens), np.float32)
+  mask[start:end] = 1
+  return mask
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+  """One (prompt, target) for explain_many; fields as explain()'s."""
+
+  prompt: str
+  target: str
+  span: Span = None
+  prompt_parts: Sequence[tuple[int, int, str]] = ()
+
+
+def _check_methods(lm, methods) -> tuple[str, ...]:
+  names = tuple(methods or lm.engine.methods)
+  unknown = sorted(set(names) - set(lm.engine.methods))
+  if unknown or not names:
+    raise ExplainError(f"unknown salience method(s) {unknown or list(names)};"
+                       f" known: {sorted(lm.engine.methods)}")
+  return names
+
+
+def _prepare(lm, item: Item, max_length) -> tuple[int, np.ndarray]:
+  """(prompt tokens, target mask) for `item`, or ExplainError."""
+  if not item.target:
+    raise ExplainError("target is empty: give the text to explain after "
+                       "the prompt")
+  tokens = lm.shown_tokens(item.prompt, item.target, max_length)
+  # As the salience model's default mask: the target is what follows the
+  # prompt's own tokens.
+  prompt_tokens = min(len(lm.encode(item.prompt)) - 1, len(tokens))
+  if prompt_tokens == len(tokens):
+    raise ExplainError(
+        f"target {_short(item.target)} has no tokens of its own: it merges "
+        f"into the prompt's last token; start it at a word boundary")
+  return prompt_tokens, target_mask(tokens, item.prompt, item.target,
+                                    prompt_tokens, item.span)
+
+
+def explain_many(lm: lm_lib.GemmaLM, items: Sequence[Item], *,
+                 methods: Sequence[str] | None = None,
+                 max_length: int | None = loading.DEFAULT_MAX_LENGTH
+                 ) -> list[Explanation]:
+  """explain() for several items, in the engine's batched calls."""
+  names = _check_methods(lm, methods)
+  prepared = [_prepare(lm, item, max_length) for item in items]
+  outs = lm.salience_batch(
+      [lm_lib.SalienceRequest(i.prompt, i.target, target_mask=mask)
+       for i, (_, mask) in zip(items, prepared)], max_length)
+  return [
+      Explanation(
+          prompt=item.prompt, target=item.target, tokens=list(out.tokens),
+          scores={m: np.asarray(out.scores[m], np.float32) for m in names},
+          target_mask=mask, prompt_tokens=prompt_tokens,
+          prompt_parts=tuple(tuple(p) for p in item.prompt_parts))
+      for item, out, (prompt_tokens, mask) in zip(items, outs, prepared)]
+
+
 def explain(lm: lm_lib.GemmaLM, prompt: str, target: str, *,
             span: Span = None,
             methods: tuple[str, ...] | list[str] | None = None,
-            max_length: int | None = loading.DEFAULT_MAX_LENGTH
-            ) -> Explanation:
+            max_length: int | None = loading.DEFAULT_MAX_LENGTH,
+            prompt_parts: Sequence[tuple[int, int, str]] = (),
+            check: str | None = None, **check_options) -> Explanation:
   """Salience of `prompt` + `target` for the target tokens `span` picks.
 
   Args:
@@ -173,31 +289,17 @@ def explain(lm: lm_lib.GemmaLM, prompt: str, target: str, *,
       (start, end) range of the target's own tokens.
     methods: salience methods to compute; default: all the engine computes.
     max_length: most tokens (prompt + target) explained (None: no limit).
+    prompt_parts: the prompt's template parts (parts.py), for "part".
+    check: a granularity: also run the deletion test of each map at it
+      (faithfulness.check; `check_options` go to it) into `.faithfulness`.
 
   Raises:
     ExplainError, a `UserError` with a one-line message.
   """
-  if not target:
-    raise ExplainError("target is empty: give the text to explain after "
-                       "the prompt")
-  names = tuple(methods or lm.engine.methods)
-  unknown = sorted(set(names) - set(lm.engine.methods))
-  if unknown or not names:
-    raise ExplainError(f"unknown salience method(s) {unknown or list(names)};"
-                       f" known: {sorted(lm.engine.methods)}")
-  tokens = lm.shown_tokens(prompt, target, max_length)
-  # As the salience model's default mask: the target is what follows the
-  # prompt's own tokens.
-  prompt_tokens = min(len(lm.encode(prompt)) - 1, len(tokens))
-  if prompt_tokens == len(tokens):
-    raise ExplainError(
-        f"target {_short(target)} has no tokens of its own: it merges into "
-        f"the prompt's last token; start it at a word boundary")
-  start, end = _span_tokens(tokens, prompt, target, prompt_tokens, span)
-  mask = np.zeros(len(tokens), np.float32)
-  mask[start:end] = 1
-  out = lm.salience(prompt, target, target_mask=mask, max_length=max_length)
-  return Explanation(
-      prompt=prompt, target=target, tokens=list(out.tokens),
-      scores={m: np.asarray(out.scores[m], np.float32) for m in names},
-      target_mask=mask, prompt_tokens=prompt_tokens)
+  exp = explain_many(lm, [Item(prompt, target, span, prompt_parts)],
+                     methods=methods, max_length=max_length)[0]
+  if check is None:
+    return exp
+  exp.segments(check, exp.methods[0])  # refuses a bad granularity
+  return dataclasses.replace(exp, faithfulness=faithfulness_lib.check(
+      lm, exp, check, max_length=max_length, **check_options))

@@ -22,6 +22,8 @@ TOKENS = "tokens"
 TARGET_MASK = "target_mask"
 SOURCE = "source"
 TEMPLATE_ID = "template_id"
+# [start, end, label] character spans of a template-rendered prompt (parts.py)
+PROMPT_PARTS = "prompt_parts"
 PROMPT_EMBEDDINGS = "prompt_embeddings"
 RESPONSE_EMBEDDINGS = "response_embeddings"
 

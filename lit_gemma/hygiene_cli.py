@@ -15,8 +15,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from lit_gemma import errors
 from lit_gemma import hygiene
-from lit_gemma.datafiles import DataError
 
 FORMATS = ("text", "json", "html")
 
@@ -97,7 +97,7 @@ def load_lm(source: str):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-  parser = argparse.ArgumentParser(prog="lit_gemma hygiene",
+  parser = argparse.ArgumentParser(prog="python -m lit_gemma hygiene",
                                    description=__doc__.splitlines()[0])
   parser.add_argument("--dataset", required=True)
   parser.add_argument("--eval_set")
@@ -109,7 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
   parser.add_argument("--threshold", type=float,
                       default=hygiene.NEAR_DUPLICATE_THRESHOLD)
   parser.add_argument("--output", help="write here instead of stdout")
-  args = parser.parse_args(argv)
+  try:
+    args = parser.parse_args(argv)
+  except SystemExit as e:  # Bad arguments: argparse's one line, status 2.
+    return e.code if isinstance(e.code, int) else 2
   if not -1.0 <= args.threshold <= 1.0:
     parser.error(f"--threshold must be a cosine in [-1, 1], got "
                  f"{args.threshold}")
@@ -120,9 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     lm = None if args.no_model else load_lm(args.model)
     report = hygiene.build(args.dataset, args.eval_set, lm=lm,
                            threshold=args.threshold)
-  except DataError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 2
+  except errors.UserError as e:  # A bad file or model source: one line.
+    print(f"lit-gemma hygiene: {' '.join(str(e).split())}", file=sys.stderr)
+    return 1
   text = RENDER[args.format](report)
   if args.output:
     with open(args.output, "w", encoding="utf-8") as f:

@@ -32,6 +32,7 @@ from lit_gemma import sources
 from lit_gemma import tokens as tokens_lib
 from lit_gemma.salience import buckets
 from lit_gemma.salience import engine as engine_lib
+from lit_gemma.salience import log_probs as log_probs_lib
 
 END_OF_TURN = "<end_of_turn>"
 # Every family's end-of-turn piece: Gemma 1-3 and 3n, then Gemma 4 (whose
@@ -148,6 +149,7 @@ class GemmaLM:
     self.pad_id = int(tokenizer.pad_token_id)
     self.stop_ids = (self.eos_id,)
     self.stop_ids += end_of_turn_ids(self._sp)
+    self._scorer = None  # Built on the first score (a compiled step).
     self.engine = engine_lib.SalienceEngine(
         causal_lm.backbone, pad_id=self.pad_id, kept_bytes=kept_bytes,
         max_batch=max_batch,
@@ -260,9 +262,18 @@ class GemmaLM:
             max_length: int | None = None) -> np.ndarray:
     """log p(token | everything before it) for each target token, through
     the salience engine's forward pass (their sum is minus its loss)."""
-    ids = self.text_ids(prompt, target, max_length)
-    first = len(self.encode(prompt))
-    return self.engine.target_log_probs(ids, range(first, len(ids)))
+    return self.score_batch([(prompt, target)], max_length)[0]
+
+  def score_batch(self, pairs: Sequence[tuple[str, str]],
+                  max_length: int | None = None) -> list[np.ndarray]:
+    """score() of several (prompt, target) pairs, in batched forward
+    passes (ablation scores one text with each segment removed)."""
+    ids = [self.text_ids(p, t, max_length) for p, t in pairs]
+    firsts = [len(self.encode(p)) for p, _ in pairs]
+    if self._scorer is None:
+      self._scorer = log_probs_lib.BatchScorer(self.engine)
+    return self._scorer.log_probs(
+        ids, [range(f, len(i)) for f, i in zip(firsts, ids)])
 
   # -------------------------------------------------------- generation
 

@@ -29,9 +29,12 @@ import numpy as np
 
 from lit_gemma import errors
 from lit_gemma import fields
+from lit_gemma import parts as parts_lib
 
 SPM_SPACE = "▁"
 GRANULARITIES = ("token", "word", "sentence", "line", "paragraph")
+# Beyond the UI's five: a template-rendered prompt's parts (parts.py).
+PART = "part"
 PROMPT = fields.PROMPT
 TARGET = fields.TARGET
 
@@ -64,6 +67,8 @@ class Segment:
     score: sum of its tokens' scores.
     part: "prompt" if it starts in the prompt, else "target".
     is_explained: whether any of its tokens is in the target mask.
+    label: at granularity "part", the part's label ("template",
+      "example 1", "{{name}}", "target"); else "".
   """
 
   text: str
@@ -72,6 +77,7 @@ class Segment:
   score: float
   part: str
   is_explained: bool
+  label: str = ""
 
 
 def display_text(tokens: Sequence[str]) -> str:
@@ -118,19 +124,24 @@ def token_ranges(tokens: Sequence[str],
 
 
 def segments(tokens: Sequence[str], scores: Sequence[float], granularity: str,
-             prompt_tokens: int,
-             target_mask: Sequence[float]) -> list[Segment]:
-  """The segments of `tokens` at `granularity`, each with its summed score."""
+             prompt_tokens: int, target_mask: Sequence[float],
+             prompt_parts: Sequence[parts_lib.Part] = ()) -> list[Segment]:
+  """The segments of `tokens` at `granularity`, each with its summed score
+  (granularity "part" needs the prompt's `prompt_parts`)."""
   scores = np.asarray(scores, np.float64)
   target_mask = np.asarray(target_mask)
   if not len(scores) == len(target_mask) == len(tokens):
     raise ValueError(
         f"{len(tokens)} tokens but {len(scores)} scores and "
         f"{len(target_mask)} mask entries")
+  if granularity == PART:
+    ranges = parts_lib.token_ranges(tokens, prompt_parts, prompt_tokens)
+  else:
+    ranges = [(s, e, "") for s, e in token_ranges(tokens, granularity)]
   return [
       Segment(text=display_text(tokens[start:end]), start=start, end=end,
               score=float(scores[start:end].sum()),
               part=PROMPT if start < prompt_tokens else TARGET,
-              is_explained=bool(target_mask[start:end].any()))
-      for start, end in token_ranges(tokens, granularity)
+              is_explained=bool(target_mask[start:end].any()), label=label)
+      for start, end, label in ranges
   ]

@@ -367,4 +367,7 @@ def _render_row(template: Template, row: Row,
   data[fields.PROMPT] = prompt
   if tag_format:
     data[chat_formats.FIELD] = chat_format
+  from lit_gemma import parts  # pylint: disable=g-import-not-at-top
+
+  data[fields.PROMPT_PARTS] = parts.of_template(template, row.data, prompt)
   return Row(row.path, row.line, data, context)

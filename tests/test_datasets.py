@@ -142,7 +142,8 @@ def test_template_file_as_dataset(tmp_path):
       """)
   ds = datasets.load(path, name="sums")
   check_lit(ds)
-  assert list(ds.spec()) == ["prompt", "target", "template_id", "article"]
+  assert list(ds.spec()) == ["prompt", "target", "template_id", "article",
+                             "prompt_parts"]
   assert [(e["template_id"], e["article"]) for e in ds.examples] == [
       ("v1", "A."), ("v2", "A."), ("v1", "B."), ("v2", "B.")
   ]

@@ -84,10 +84,18 @@ def test_cli_formats_and_errors(tmp_path, capsys):
   bad = tmp_path / "bad.jsonl"
   bad.write_text('{"query": "q", "response_1": "a", "response_2": "b", '
                  '"preferred": 3}\n')
-  assert hygiene_cli.main(["--dataset", str(bad)]) == 2
+  assert hygiene_cli.main(["--dataset", str(bad)]) == 1
   err = capsys.readouterr().err
-  assert err == (f"error: {bad}:1: field 'preferred' must be 1 or 2, "
-                 "got 3\n")
+  assert err == (f"lit-gemma hygiene: {bad}:1: field 'preferred' must be 1 "
+                 "or 2, got 3\n")
+  # The same report through `python -m lit_gemma hygiene`.
+  from lit_gemma import cli  # pylint: disable=g-import-not-at-top
+  assert cli.main(["hygiene", "--dataset", sft, "--no_model",
+                   "--format", "json"]) == 0
+  assert json.loads(capsys.readouterr().out)["coverage"]["empty"] == [
+      ["self_harm", "customer_support"]]
+  assert cli.main(["hygiene", "--dataset", str(bad)]) == 1
+  assert cli.main(["hygiene", "--no_such_option"]) == 2
 
 
 @pytest.fixture(scope="module")

@@ -107,7 +107,6 @@ class SalienceEngine:
     self._salience_step = jax.jit(self._batch_salience)
     self._span_step = jax.jit(self._kept_span, static_argnums=0)
     self._logits_step = jax.jit(self.forward.full_logits)
-    self._log_probs_step = jax.jit(self._log_probs)
     self._hidden_step = jax.jit(
         lambda params, ids, padding: self.forward.hidden(
             params, self.forward.embed(params, ids), padding))
@@ -161,35 +160,6 @@ class SalienceEngine:
   def logits(self, token_ids: Sequence[int]) -> np.ndarray:
     """Full next-token logits [T, V] through the same forward pass."""
     return self._one_padded_text(self._logits_step, token_ids)
-
-  def target_log_probs(self, token_ids: Sequence[int],
-                       positions: Sequence[int]) -> np.ndarray:
-    """log p(token_t | tokens_<t) for each t in `positions` (1 <= t < T),
-    through the forward pass salience differentiates; the vocabulary is
-    projected at those positions only."""
-    picked = np.asarray(list(positions), np.int32)
-    length = len(token_ids)
-    if picked.size and (picked.min() < 1 or picked.max() >= length):
-      raise ValueError(f"positions must lie in [1, {length})")
-    if not picked.size:
-      return np.zeros(0, np.float32)
-    bucket = buckets.sequence_bucket(length)
-    ids, padding = buckets.pad_rows([token_ids], 1, bucket, self.pad_id)
-    width = buckets.target_bucket(picked.size, bucket)
-    slots = np.ones(width, np.int32)
-    slots[: picked.size] = picked
-    with self._lock:
-      out = self._log_probs_step(self.forward.params(), ids, padding, slots)
-    return np.asarray(out[: picked.size], dtype=np.float32)
-
-  def _log_probs(self, params, token_ids, padding, positions):
-    hidden = self.forward.hidden(
-        params, self.forward.embed(params, token_ids), padding)[0]
-    rows = jnp.take(hidden, positions - 1, axis=0)
-    logits = self.forward.logits(params, rows[None])[0].astype(jnp.float32)
-    labels = jnp.take(token_ids[0], positions)
-    return jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1),
-                               labels[:, None], axis=-1)[:, 0]
 
   def forward_hidden(self, token_ids: Sequence[int]) -> np.ndarray:
     """Final hidden states [T, d]: the decoder stack alone (benchmarks)."""

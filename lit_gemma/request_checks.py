@@ -265,6 +265,9 @@ def _inputs(app, path: str, data: dict, kw: Mapping[str, str],
 
 
 _PROJECTORS = ("pca", "umap")
+_PROJECTION_KEYS = frozenset(("dataset_name", "model_name", "field_name",
+                              "use_input", "proj_kw"))
+_PROJECTION_KW = {"n_components": 3}
 
 
 def _check_projection(app, kw: Mapping[str, str], config: Any) -> None:
@@ -277,6 +280,17 @@ def _check_projection(app, kw: Mapping[str, str], config: Any) -> None:
   if not isinstance(field, str) or field not in fields:
     raise BadRequest(f"interpreter {name} needs a config whose field_name is "
                      f"one of {fields} (model {kw['model']})")
+  # LIT trains and keeps one projector per distinct config, for good: only
+  # what its UI sends is served, so a client cannot grow that without bound.
+  extra = sorted(set(config) - _PROJECTION_KEYS)
+  if extra:
+    raise BadRequest(f"interpreter {name}: config takes no {shown(extra[0])}"
+                     f"; it takes {', '.join(sorted(_PROJECTION_KEYS))}")
+  if config.get("proj_kw", _PROJECTION_KW) != _PROJECTION_KW:
+    raise BadRequest(f"interpreter {name}: proj_kw must be {_PROJECTION_KW} "
+                     f"(what LIT's UI sends)")
+  if not isinstance(config.get("use_input", False), bool):
+    raise BadRequest(f"interpreter {name}: use_input must be true or false")
 
 
 def _check_config(app, path: str, data: dict, kw: Mapping[str, str]) -> None:

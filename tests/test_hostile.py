@@ -237,6 +237,14 @@ CASES = [
      {"inputs": [], "config": {"field_name": "nope"}}, None, 400,
      r"interpreter pca needs a config whose field_name is one of "
      r"\['prompt_embeddings', 'response_embeddings'\] \(model tiny\)"),
+    ("pca, other proj_kw", LOCAL, "POST", "/get_interpretations",
+     INTERP + "pca", {"inputs": [], "config": {
+         "field_name": "prompt_embeddings", "proj_kw": {"n_components": 4}}},
+     None, 400, r"interpreter pca: proj_kw must be \{'n_components': 3\}.*"),
+    ("pca, extra config", LOCAL, "POST", "/get_interpretations",
+     INTERP + "pca", {"inputs": [], "config": {
+         "field_name": "prompt_embeddings", "seed": 1}}, None, 400,
+     r"interpreter pca: config takes no 'seed'; it takes .*"),
     ("no generator", BOTH, "POST", "/get_generated",
      "model=tiny&dataset_name=prompts", {"inputs": []}, None, 400,
      r"/get_generated needs the query parameter generator"),

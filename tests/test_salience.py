@@ -6,6 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import engine_checks
+
 from lit_gemma import sources
 from lit_gemma.salience import buckets
 from lit_gemma.salience import compilation
@@ -24,10 +26,7 @@ def loaded(request, tiny_presets):
   return causal_lm, engine, ids
 
 
-def _mask(length, start, stop):
-  mask = np.zeros(length, np.float32)
-  mask[start:stop] = 1
-  return mask
+_mask = engine_checks.mask
 
 
 def _assert_same_maps(got, want):
@@ -88,25 +87,15 @@ def test_gradient_matches_central_finite_differences(loaded):
 
 def test_span_change_from_kept_residuals_equals_fresh(loaded):
   _, engine, ids = loaded
-  first = _mask(len(ids), len(ids) - 4, len(ids))
-  second = _mask(len(ids), 10, 14)
-  engine.forget()
-  engine.salience([ids], [first])
-  assert engine.kept_texts == 1
-  kept = engine.salience([ids], [second])[0]
-  engine.forget()
-  _assert_same_maps(kept, engine.salience([ids], [second])[0])
+  engine_checks.span_change_equals_fresh(engine, ids, _assert_same_maps)
 
 
 def test_k_masks_in_one_call_equal_single_calls(loaded):
   _, engine, ids = loaded
   masks = [_mask(len(ids), 5, 9), _mask(len(ids), len(ids) - 3, len(ids)),
            _mask(len(ids), 20, 21)]
-  engine.forget()
-  together = engine.salience_for_masks(ids, masks)
-  for mask, got in zip(masks, together):
-    engine.forget()
-    _assert_same_maps(got, engine.salience([ids], [mask])[0])
+  engine_checks.k_masks_equal_single_calls(engine, ids, masks,
+                                           _assert_same_maps)
 
 
 def test_batch_equals_single_calls(loaded):

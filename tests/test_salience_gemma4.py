@@ -10,6 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import engine_checks
+
 import tiny_gemma4
 from lit_gemma import lm as lm_lib
 from lit_gemma.salience import buckets
@@ -36,10 +38,7 @@ def loaded(request):
   return name, backbone, cap, engine, _text()
 
 
-def _mask(length, start, stop):
-  mask = np.zeros(length, np.float32)
-  mask[start:stop] = 1
-  return mask
+_mask = engine_checks.mask
 
 
 def _assert_same_maps(got, want):
@@ -151,24 +150,14 @@ def test_gradient_over_both_tables_matches_finite_differences(loaded):
 
 def test_span_change_from_kept_residuals_equals_fresh(loaded):
   _, _, _, engine, ids = loaded
-  first = _mask(len(ids), len(ids) - 4, len(ids))
-  second = _mask(len(ids), 10, 14)
-  engine.forget()
-  engine.salience([ids], [first])
-  assert engine.kept_texts == 1
-  kept = engine.salience([ids], [second])[0]
-  engine.forget()
-  _assert_same_maps(kept, engine.salience([ids], [second])[0])
+  engine_checks.span_change_equals_fresh(engine, ids, _assert_same_maps)
 
 
 def test_k_masks_in_one_call_equal_single_calls(loaded):
   _, _, _, engine, ids = loaded
   masks = [_mask(len(ids), 5, 9), _mask(len(ids), len(ids) - 3, len(ids))]
-  engine.forget()
-  together = engine.salience_for_masks(ids, masks)
-  for mask, got in zip(masks, together):
-    engine.forget()
-    _assert_same_maps(got, engine.salience([ids], [mask])[0])
+  engine_checks.k_masks_equal_single_calls(engine, ids, masks,
+                                           _assert_same_maps)
 
 
 def test_same_bucket_compiles_nothing(loaded):

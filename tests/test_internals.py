@@ -46,7 +46,7 @@ def test_lit_internals_used_are_present():
   app_init = inspect.getsource(lit_app.LitApp.__init__)
   for state in ("self._saved_datapoints = ", "self._saved_datapoints_lock = ",
                 "self._generators = ", "self._interpreters = ",
-                "self._metrics = ", "self._dataset_loaders = ",
+                "self._metrics = ", "self._dataset_loaders",
                 "self._info = self._build_metadata()",
                 "caching.CachingModelWrapper("):
     assert state in app_init, state

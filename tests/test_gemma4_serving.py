@@ -3,9 +3,14 @@
 model's own turn markers, each model explains prompts in its own format,
 and LIT validates all three Gemma 4 models."""
 
-import contextlib
-import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
 import threading
+import time
+import urllib.error
 
 import numpy as np
 import pytest
@@ -14,6 +19,7 @@ from lit_nlp.lib import validation
 
 import gguf_gemma4_writer
 from http_helpers import assert_short_error
+from http_helpers import free_port
 from http_helpers import ok
 from http_helpers import request
 from lit_gemma import app_builder
@@ -31,13 +37,23 @@ TEMPLATE = """
 """
 
 
+LAUNCH = str(pathlib.Path(__file__).resolve().parent.parent / "launch.py")
+
+
 @pytest.fixture(scope="module")
-def served(tiny_presets, tmp_path_factory):
+def files(tmp_path_factory):
+  """A tiny Gemma 4 preset folder and a chat template file."""
   tmp = tmp_path_factory.mktemp("g3g4")
   g4 = tmp / "gemma4"
   gguf_gemma4_writer.build_causal_lm("dense").save_to_preset(str(g4))
   chat = tmp / "chat.yaml"
   chat.write_text(TEMPLATE)
+  return tmp, g4, chat
+
+
+@pytest.fixture(scope="module")
+def served(tiny_presets, files):
+  tmp, g4, chat = files
   config = config_lib.ServerConfig(
       models=(("g3", str(tiny_presets["gemma3"])), ("g4", str(g4))),
       datasets=(("chat", str(chat)),), max_length=96, max_new_tokens=4,
@@ -113,3 +129,38 @@ def test_gemma4_generation_stops_at_its_end_of_turn(served):
   turn_end = lm._sp.piece_to_id("<turn|>")  # pylint: disable=protected-access
   assert turn_end in lm.stop_ids
   assert lm.chat_format == "gemma4" and app.lms["g3"].chat_format == "gemma"
+
+
+def test_launch_serves_a_gemma3_and_a_gemma4_together(tiny_presets, files,
+                                                      tmp_path):
+  """`launch.py --models=g3:...,g4:...` as a user starts it."""
+  _, g4, chat = files
+  port, log = free_port(), tmp_path / "server.log"
+  with open(log, "w") as out:
+    process = subprocess.Popen(
+        [sys.executable, LAUNCH,
+         f"--models=g3:{tiny_presets['gemma3']},g4:{g4}",
+         f"--datasets=chat:{chat}", f"--port={port}", "--max_length=96",
+         "--max_new_tokens=4", "--nowarm_up"],
+        stdout=out, stderr=subprocess.STDOUT,
+        env=dict(os.environ, LIT_GEMMA_CACHE=str(tmp_path / "cache")))
+  try:
+    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 240
+    while True:
+      assert process.poll() is None, log.read_text()
+      try:
+        info = ok(url, "/get_info", {})
+        break
+      except (urllib.error.URLError, ConnectionError):
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.5)
+    assert {"g3", "_g3_salience", "g4", "_g4_salience"} <= set(info["models"])
+    formats = {ex["data"]["chat_format"]: ex for ex in _examples(url)}
+    assert sorted(formats) == ["gemma", "gemma4"]
+    (result,) = ok(url, "/get_preds", {"inputs": [formats["gemma4"]]},
+                   model="_g4_salience", dataset_name="chat")
+    assert len(result["grad_l2"]) == len(result["tokens"])
+  finally:
+    process.send_signal(signal.SIGTERM)
+    status = process.wait(timeout=60)
+  assert status == 0, log.read_text()

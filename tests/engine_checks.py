@@ -31,3 +31,23 @@ def k_masks_equal_single_calls(engine, ids, masks, assert_same_maps) -> None:
   for one, got in zip(masks, together):
     engine.forget()
     assert_same_maps(got, engine.salience([ids], [one])[0])
+
+
+def same_bucket_compiles_nothing(engine, ids) -> None:
+  """Once a bucket's fresh and span steps are compiled, another text of the
+  same bucket, its span change and a new span on a kept text compile
+  nothing."""
+  from lit_gemma.salience import buckets  # pylint: disable=g-import-not-at-top
+  from lit_gemma.salience import compilation  # pylint: disable=g-import-not-at-top
+
+  other = ids[: len(ids) - 2]
+  assert buckets.sequence_bucket(len(other)) == buckets.sequence_bucket(
+      len(ids))
+  engine.forget()
+  engine.salience([ids], [mask(len(ids), len(ids) - 3, len(ids))])
+  engine.salience([ids], [mask(len(ids), 6, 8)])  # span step compiled
+  with compilation.CompileCounter() as counter:
+    engine.salience([other], [mask(len(other), 5, 7)])  # new text
+    engine.salience([other], [mask(len(other), 9, 12)])  # span change
+    engine.salience([ids], [mask(len(ids), 3, 9)])  # kept text, new span
+  assert counter.count == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -54,3 +55,16 @@ def new_input(data: dict) -> dict:
   example_id = f"new-{abs(hash(json.dumps(data, sort_keys=True)))}"
   return {"id": example_id, "data": dict(data, _id=example_id),
           "meta": {"added": True}}
+
+
+def wait_for_info(url: str, process, log, seconds: float = 180) -> dict:
+  """/get_info of a server `process` started (logging to `log`), once it
+  answers; fails with the log if it exits or is not up in `seconds`."""
+  deadline = time.monotonic() + seconds
+  while True:
+    assert process.poll() is None, log.read_text()
+    try:
+      return ok(url, "/get_info", {})
+    except (urllib.error.URLError, ConnectionError):
+      assert time.monotonic() < deadline, log.read_text()
+      time.sleep(0.5)

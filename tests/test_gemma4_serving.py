@@ -9,8 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-import urllib.error
 
 import numpy as np
 import pytest
@@ -22,6 +20,7 @@ from http_helpers import assert_short_error
 from http_helpers import free_port
 from http_helpers import ok
 from http_helpers import request
+from http_helpers import wait_for_info
 from lit_gemma import app_builder
 from lit_gemma import config as config_lib
 from lit_gemma import response_cache
@@ -145,15 +144,8 @@ def test_launch_serves_a_gemma3_and_a_gemma4_together(tiny_presets, files,
         stdout=out, stderr=subprocess.STDOUT,
         env=dict(os.environ, LIT_GEMMA_CACHE=str(tmp_path / "cache")))
   try:
-    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 240
-    while True:
-      assert process.poll() is None, log.read_text()
-      try:
-        info = ok(url, "/get_info", {})
-        break
-      except (urllib.error.URLError, ConnectionError):
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.5)
+    url = f"http://127.0.0.1:{port}"
+    info = wait_for_info(url, process, log, seconds=240)
     assert {"g3", "_g3_salience", "g4", "_g4_salience"} <= set(info["models"])
     formats = {ex["data"]["chat_format"]: ex for ex in _examples(url)}
     assert sorted(formats) == ["gemma", "gemma4"]

@@ -9,8 +9,6 @@ import pytest
 import engine_checks
 
 from lit_gemma import sources
-from lit_gemma.salience import buckets
-from lit_gemma.salience import compilation
 from lit_gemma.salience import engine as engine_lib
 
 TEXT = ("The capital of France is Paris. Water is made of hydrogen and "
@@ -130,17 +128,7 @@ def test_empty_and_bos_only_masks_give_zeros_not_nan(loaded):
 
 def test_same_bucket_compiles_nothing(loaded):
   _, engine, ids = loaded
-  length = buckets.sequence_bucket(len(ids))
-  other = ids[: len(ids) - 2]
-  assert buckets.sequence_bucket(len(other)) == length
-  engine.forget()
-  engine.salience([ids], [_mask(len(ids), len(ids) - 3, len(ids))])
-  engine.salience([ids], [_mask(len(ids), 6, 8)])  # span step compiled
-  with compilation.CompileCounter() as counter:
-    engine.salience([other], [_mask(len(other), 5, 7)])  # new text
-    engine.salience([other], [_mask(len(other), 9, 12)])  # span change
-    engine.salience([ids], [_mask(len(ids), 3, 9)])  # kept text, new span
-  assert counter.count == 0
+  engine_checks.same_bucket_compiles_nothing(engine, ids)
 
 
 def test_mask_length_must_match_tokens(loaded):

@@ -14,8 +14,6 @@ import engine_checks
 
 import tiny_gemma4
 from lit_gemma import lm as lm_lib
-from lit_gemma.salience import buckets
-from lit_gemma.salience import compilation
 from lit_gemma.salience import engine as engine_lib
 from lit_gemma.salience import forward as forward_lib
 from lit_gemma.salience import gemma3n
@@ -162,17 +160,7 @@ def test_k_masks_in_one_call_equal_single_calls(loaded):
 
 def test_same_bucket_compiles_nothing(loaded):
   _, _, _, engine, ids = loaded
-  other = ids[: len(ids) - 2]
-  assert buckets.sequence_bucket(len(other)) == buckets.sequence_bucket(
-      len(ids))
-  engine.forget()
-  engine.salience([ids], [_mask(len(ids), len(ids) - 3, len(ids))])
-  engine.salience([ids], [_mask(len(ids), 6, 8)])  # span step compiled
-  with compilation.CompileCounter() as counter:
-    engine.salience([other], [_mask(len(other), 5, 7)])  # new text
-    engine.salience([other], [_mask(len(other), 9, 12)])  # span change
-    engine.salience([ids], [_mask(len(ids), 3, 9)])  # kept text, new span
-  assert counter.count == 0
+  engine_checks.same_bucket_compiles_nothing(engine, ids)
 
 
 @pytest.mark.parametrize("name", tiny_gemma4.GEMMA4_MODELS)

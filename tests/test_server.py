@@ -20,10 +20,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
 from absl import flags
 import pytest
@@ -33,6 +29,7 @@ from http_helpers import free_port
 from http_helpers import new_input
 from http_helpers import ok
 from http_helpers import request
+from http_helpers import wait_for_info
 from lit_gemma import app_builder
 from lit_gemma import cli_flags
 from lit_gemma import config as config_lib
@@ -325,15 +322,7 @@ def test_launch_serves_and_stops_cleanly(tiny_preset, prompts_file, tmp_path):
         env=dict(os.environ, LIT_GEMMA_CACHE=str(tmp_path / "cache")))
   try:
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-      assert process.poll() is None, log.read_text()
-      try:
-        info = ok(url, "/get_info", {})
-        break
-      except (urllib.error.URLError, ConnectionError):
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.5)
+    info = wait_for_info(url, process, log)
     assert info["pageTitle"] == "lit-gemma"
     assert set(info["models"]) == {"tiny", "_tiny_tokenizer", "_tiny_salience"}
     status, page = request(url, "/")

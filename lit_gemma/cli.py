@@ -21,6 +21,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from lit_gemma import distribution as distribution_lib
 from lit_gemma import errors
 from lit_gemma import loading
 
@@ -68,6 +69,9 @@ def _model_arguments(parser) -> None:
                      default="float32")
   group.add_argument("--batch-size", type=int, default=8,
                      help="texts per batched salience call")
+  group.add_argument("--distribution", default="none",
+                     help="'none', or 'model_parallel[:N]': split the model "
+                     "over N devices (default N: all)")
 
 
 def _check_arguments(parser, granularity_default: str) -> None:
@@ -156,8 +160,10 @@ def _backend(args, lm):
     if getattr(args, name) < 1:
       raise errors.ConfigError(f"--{name.replace('_', '-')} must be >= 1")
   if lm is None:
+    distribution_lib.parse(args.distribution)
     lm = loading.load_model(args.model, loading.ModelSettings(
-        precision=args.precision, batch_size=args.batch_size))
+        precision=args.precision, batch_size=args.batch_size,
+        distribution=args.distribution))
   return backends.Local(lm, max_length=args.max_length,
                         max_new_tokens=args.max_new_tokens)
 

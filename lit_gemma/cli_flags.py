@@ -38,6 +38,7 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS
       max_new_tokens=flag_values["max_new_tokens"].value,
       salience_cache_mb=flag_values["salience_cache_mb"].value,
       precision=flag_values["precision"].value,
+      distribution=flag_values["distribution"].value,
       data_root=flag_values["data_root"].value or None,
       warm_up=flag_values["warm_up"].value,
       team_mode=flag_values["team_mode"].value,
@@ -99,6 +100,11 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
       "1000-token text.", flag_values=flag_values)
   flags.DEFINE_enum(
       "precision", defaults.precision, loading.PRECISIONS, "Model weights precision.",
+      flag_values=flag_values)
+  flags.DEFINE_string(
+      "distribution", defaults.distribution,
+      "'none', or 'model_parallel[:N]': split the weights, salience and "
+      "generation over N devices (default: all JAX sees).",
       flag_values=flag_values)
   flags.DEFINE_string(
       "data_root", None,

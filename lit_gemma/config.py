@@ -15,6 +15,7 @@ from typing import Any
 
 from lit_gemma import bounded_cache
 from lit_gemma import datasets as datasets_lib
+from lit_gemma import distribution as distribution_lib
 from lit_gemma import errors
 from lit_gemma import layouts
 from lit_gemma import loading
@@ -58,6 +59,8 @@ class ServerConfig:
       recently clicked texts, so that another span of one skips the forward
       pass (see salience/engine.py).
     precision: "float32" or "bfloat16".
+    distribution: "none", or "model_parallel[:N]": weights split over N
+      devices (see distribution.py).
     data_root: the only folder the UI may read datasets from (None: the UI
       cannot load files).
     warm_up: compile salience for the common text lengths in the background
@@ -86,6 +89,7 @@ class ServerConfig:
   max_new_tokens: int = 64
   salience_cache_mb: int = 2048
   precision: str = "float32"
+  distribution: str = "none"
   data_root: str | None = None
   warm_up: bool = True
   team_mode: bool = False
@@ -142,6 +146,7 @@ class ServerConfig:
     if self.precision not in loading.PRECISIONS:
       raise ConfigError(f"--precision={self.precision}: expected one of "
                         f"{', '.join(loading.PRECISIONS)}")
+    distribution_lib.parse(self.distribution)  # one line if malformed
     if self.team_mode and self.data_root is not None:
       raise ConfigError(
           f"--data_root={self.data_root}: a --team_mode server reads no "
@@ -172,4 +177,5 @@ class ServerConfig:
     return loading.ModelSettings(
         precision=self.precision, salience_cache_mb=self.salience_cache_mb,
         batch_size=self.batch_size,
-        generation_batch_size=self.generation_batch_size)
+        generation_batch_size=self.generation_batch_size,
+        distribution=self.distribution)

@@ -45,12 +45,15 @@ class ModelSettings:
       recently clicked texts (a fresh call's own included).
     batch_size: most texts per compiled salience call.
     generation_batch_size: most prompts per compiled generation call.
+    distribution: "none", or "model_parallel[:N]": weights split over N
+      devices (see distribution.py), set before any model loads.
   """
 
   precision: str = "float32"
   salience_cache_mb: int = 2048
   batch_size: int = 8
   generation_batch_size: int = 16
+  distribution: str = "none"
 
 
 def model_stack():
@@ -83,6 +86,8 @@ def load_models(entries: Sequence[tuple[str, str]],
   lm_lib = model_stack()
   from lit_gemma import sources  # pylint: disable=g-import-not-at-top
 
+  from lit_gemma import distribution  # pylint: disable=g-import-not-at-top
+  distribution.apply(settings.distribution)
   lms = dict(lms or {})
   checked = {source: sources.check(source)
              for name, source in entries if name not in lms}

@@ -32,6 +32,7 @@ from typing import Any
 
 from lit_gemma import config as config_lib
 from lit_gemma import datasets as datasets_lib
+from lit_gemma import distribution as distribution_lib
 from lit_gemma import errors
 from lit_gemma import loading
 from lit_gemma import native_logs
@@ -179,18 +180,21 @@ def stop_all() -> None:
 atexit.register(stop_all)
 
 
-def load_model(source: str = "embedded", precision: str = "float32"):
+def load_model(source: str = "embedded", precision: str = "float32",
+               distribution: str = "none"):
   """Loads a Gemma once for `show(lms=...)` and `explain`, as `launch.py`
   does: compiled programs kept on disk for the next kernel, no start-up
   chatter of the native libraries in the cell, a bad source as one line
-  (StartError)."""
+  (StartError). `distribution="model_parallel[:N]"` splits the weights
+  over N of the runtime's accelerators (a TPU's cores, several GPUs)."""
   try:
     if precision not in loading.PRECISIONS:
       raise errors.ConfigError(f"precision={precision!r}: expected one of "
                                f"{', '.join(loading.PRECISIONS)}")
+    distribution_lib.parse(distribution, "distribution")
     with native_logs.native_chatter_dropped():
       return loading.load_model(source, loading.ModelSettings(
-          precision=precision))
+          precision=precision, distribution=distribution))
   except errors.UserError as e:
     raise StartError(str(e)) from None
 

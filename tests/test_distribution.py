@@ -93,3 +93,33 @@ def test_two_devices_match_one(tiny_presets, tmp_path):
     assert all(found["same_lengths"]), name
     assert found["untied_token_differences"] == [], name
   assert any("moe_expert_bank" in p for p in report["gemma4_moe"]["sharded"])
+
+
+def test_every_front_end_takes_the_setting():
+  from absl import flags  # pylint: disable=g-import-not-at-top
+
+  from lit_gemma import cli_flags  # pylint: disable=g-import-not-at-top
+  from lit_gemma import config as config_lib  # pylint: disable=g-import-not-at-top
+
+  cli_flags.define_flags()  # As launch.py does (once per process).
+  try:
+    flags.FLAGS(["launch.py", "--distribution=model_parallel:2"])
+    config = cli_flags.config_from_flags()
+  finally:
+    flags.FLAGS.unparse_flags()
+  assert config.model_settings.distribution == "model_parallel:2"
+  assert config_lib.ServerConfig().model_settings.distribution == "none"
+  with pytest.raises(errors.ConfigError,
+                     match=r"^--distribution='tpu': expected"):
+    config_lib.ServerConfig(distribution="tpu")
+
+
+def test_cli_refuses_more_devices_than_there_are_in_one_line(capsys):
+  from lit_gemma import cli  # pylint: disable=g-import-not-at-top
+
+  code = cli.main(["explain", "--model", "embedded", "--prompt", "Hi",
+                   "--target", " there", "--distribution", "model_parallel:64"])
+  err = capsys.readouterr().err.strip()
+  assert code != 0
+  assert err.endswith("--distribution=model_parallel:64: asks for 64 devices"
+                      " but JAX sees 1") and "\n" not in err

@@ -116,16 +116,16 @@ def build(setting: Distribution, where: str = "--distribution"):
 
 def apply(value: "str | Distribution", where: str = "--distribution"):
   """Sets Keras' global distribution for `value` (a setting or its text)
-  before models load; returns it (None for "none"). Unchanged when the
-  same setting is already in force, so front ends may call it each load."""
+  before models load; returns what is in force. Unchanged when the same
+  setting already is, so front ends may call it each load; "none" clears
+  only a distribution set here (a notebook user's own stays)."""
   import keras  # pylint: disable=g-import-not-at-top
 
   setting = value if isinstance(value, Distribution) else parse(value, where)
   current = keras.distribution.distribution()
-  if getattr(current, "lit_gemma_setting", None) == setting:
+  ours = getattr(current, "lit_gemma_setting", None)
+  if ours == setting or (setting.kind == NONE and ours is None):
     return current
-  if current is None and setting.kind == NONE:
-    return None
   built = build(setting, where)
   if built is not None:
     built.lit_gemma_setting = setting

@@ -43,6 +43,7 @@ from lit_gemma import bounded_cache
 from lit_gemma import errors
 from lit_gemma import host_guard
 from lit_gemma import internals
+from lit_gemma import offline_fonts
 from lit_gemma import public_info
 from lit_gemma import request_checks
 from lit_gemma import team
@@ -205,7 +206,7 @@ class LitGemmaApp(internals.LitAppHooks):
                or request_checks.refused_method(environ, api))
     if refused is not None:
       return refused
-    if api or path in ("", "/", "/index.html"):
+    if api or offline_fonts.serves(path):
       return None
     if "\0" in path:
       return "404 NOT FOUND", "not found", "the path holds a NUL byte"
@@ -239,6 +240,12 @@ class LitGemmaApp(internals.LitAppHooks):
                       environ.get("PATH_INFO"), refusal[0], request_id,
                       refusal[1])
       return short_answer(*refusal)
+
+    served = offline_fonts.answer(
+        environ, lambda status, headers: start_response(
+            status, [*headers, id_header]), self._client_root)
+    if served is not None:
+      return served
 
     answer = []
 

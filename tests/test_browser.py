@@ -219,3 +219,59 @@ def test_select_example_explain_answer_then_edit_prompt(page):
   assert [c["score"] for c in after] != [c["score"] for c in before]
   assert _status_error(page) is None
   page.screenshot(path=str(ARTIFACTS / "browser-edited-prompt.png"))
+
+
+# ------------------------------------------------- offline fonts (issue 13)
+
+# Icon names LIT's page shows; drawn as a glyph each is one icon wide
+# (about 24 px), spelled out as text it is several times wider.
+_ICON_NAMES = ("arrow_drop_down", "expand_more", "expand_less", "settings",
+               "search", "storage", "dashboard", "publish", "link")
+_ICONS_JS = """(spans, names) => spans
+  .filter(s => names.includes(s.innerText.trim()) && s.offsetWidth > 0)
+  .map(s => ({name: s.innerText.trim(), width: s.getBoundingClientRect().width,
+              height: s.getBoundingClientRect().height,
+              family: getComputedStyle(s).fontFamily}))"""
+
+
+def test_page_requests_nothing_outside_server_and_icons_are_glyphs(
+    server_url):
+  """Offline, the page's fonts come from the server: no request leaves it,
+  and each Material icon is drawn as a glyph, not spelled out."""
+  from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
+
+  requested = []
+  with sync_playwright() as playwright:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                         args=CHROMIUM_ARGS)
+    try:
+      page = browser.new_page(viewport={"width": 1400, "height": 900})
+      page.set_default_timeout(UI_TIMEOUT_S * 1000)
+      page.on("request", lambda request: requested.append(request.url))
+      # Nothing outside the server is reachable here: refuse it at once
+      # (it is still recorded above, and the assertion below fails).
+      page.route("**/*", lambda route: route.continue_()
+                 if route.request.url.startswith(server_url + "/")
+                 else route.abort())
+      page.goto(server_url)
+      page.locator("data-table-module tbody tr").first.wait_for()
+      page.evaluate("document.fonts.ready")
+      loaded = page.evaluate("""() => [...document.fonts]
+          .filter(f => f.status === 'loaded')
+          .map(f => f.family.replace(/["']/g, ''))""")
+      icons = page.locator("span.material-icon, i.material-icons, "
+                           "mwc-icon").evaluate_all(_ICONS_JS,
+                                                    list(_ICON_NAMES))
+      page.screenshot(path=str(ARTIFACTS / "offline-fonts.png"))
+    finally:
+      browser.close()
+
+  outside = [url for url in requested
+             if not url.startswith(server_url + "/")]
+  assert not outside, f"the page requested outside the server: {outside}"
+  fonts = [url for url in requested if "/lit-gemma-fonts/" in url]
+  assert any(url.endswith(".woff2") for url in fonts), requested
+  assert {"Material Icons", "Roboto", "Google Sans"} <= set(loaded), loaded
+  assert icons, "no Material icon found on the page"
+  wide = [icon for icon in icons if icon["width"] > 2 * icon["height"]]
+  assert not wide, f"icons drawn as their names: {wide}"

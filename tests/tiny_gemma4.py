@@ -111,3 +111,28 @@ def build_gemma4_causal_lm(name: str, seed: int = 0):
       tokenizer, image_converter=None, sequence_length=128)
   return keras_hub.models.Gemma4CausalLM(
       preprocessor=preprocessor, backbone=backbone, final_logit_cap=cap)
+
+
+def cached_decode_logits(causal_lm, prompt, new) -> np.ndarray:
+  """Logits [len(new), V] of keras-hub's K/V-cached decoding path, as its
+  `generate_step` runs it: one forward pass seeds the cache over the
+  prompt, then `call_with_cache` reads one token at a time. Row j is what
+  chose `new[j]`."""
+  ids = list(prompt) + list(new)
+  token_ids = np.asarray([ids + [0]], "int32")
+  padding = np.zeros_like(token_ids, bool)
+  padding[0, : len(prompt)] = True
+  if isinstance(causal_lm, keras_hub.models.Gemma4CausalLM):
+    _, cache = causal_lm._build_cache(  # pylint: disable=protected-access
+        token_ids, None, None, padding, None)
+  else:
+    _, cache = causal_lm._build_cache(  # pylint: disable=protected-access
+        token_ids, None, None, None, None)
+  rows = []
+  for index in range(len(prompt), len(ids) + 1):
+    logits, _, cache = causal_lm.call_with_cache(
+        token_ids=token_ids[:, index - 1 : index], cache=cache,
+        cache_update_index=index - 1,
+        cache_update_mask=~padding[:, index - 1 : index])
+    rows.append(np.asarray(logits)[0, 0])
+  return np.stack(rows[: len(new)])

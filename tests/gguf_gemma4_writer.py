@@ -7,7 +7,12 @@ independently from the `gguf` package's own tables (`MODEL_TENSORS` and
 llama.cpp's `convert_hf_to_gguf.py` (`Gemma4Model`) writes: norms stored as
 they are, `head_count_kv` per layer when global layers have their own K/V
 heads, `rope_freqs` marking unrotated pairs with 1e30, a BPE merge list with
-placeholder scores of -1000, turn markers typed CONTROL.
+placeholder scores of -1000, turn markers typed CONTROL. Mixture-of-experts
+blocks are written as llama.cpp's `gemma4.cpp` reads them: the dense and
+the expert path's norms as `ffn_norm`/`post_ffw_norm_1` and
+`pre_ffw_norm_2`/`post_ffw_norm_2`, the router as `ffn_gate_inp`
+(`.weight` and `.scale`), each expert's gate and up fused (gate first) in
+`ffn_gate_up_exps`, the per-expert scales as `ffn_down_exps.scale`.
 """
 
 import io
@@ -35,6 +40,8 @@ VARIANTS = {
     "k_eq_v": dict(num_global_key_value_heads=2,
                    global_rope_partial_rotary_factor=0.25,
                    use_double_wide_mlp=True),
+    "moe": dict(enable_moe_block=True, num_experts=4,
+                expert_intermediate_dim=16, num_experts_per_token=2),
 }
 
 
@@ -167,6 +174,12 @@ def write_gguf(causal_lm, path: pathlib.Path, *, drop: str | None = None,
   writer.add_sliding_window_pattern(sliding)
   writer.add_shared_kv_layers(bb.num_kv_shared_layers)
   writer.add_embedding_length_per_layer_input(bb.hidden_size_per_layer_input)
+  moe = layers[0].enable_moe_block
+  if moe:
+    writer.add_expert_count(layers[0].num_experts)
+    writer.add_expert_used_count(layers[0].num_experts_per_token)
+    writer.add_expert_feed_forward_length(layers[0].expert_intermediate_dim)
+    writer.add_expert_gating_func(gguf.ExpertGatingFuncType.SOFTMAX)
 
   proto = sp_pb2.ModelProto.FromString(
       causal_lm.preprocessor.tokenizer.proto)
@@ -222,6 +235,8 @@ def write_gguf(causal_lm, path: pathlib.Path, *, drop: str | None = None,
     put(name(T.FFN_UP, i), np.asarray(block.gating_ffw_2.kernel).T)
     put(name(T.FFN_DOWN, i), np.asarray(block.ffw_linear.kernel).T)
     put(name(T.LAYER_OUT_SCALE, i), np.reshape(block.layer_scalar, (1,)))
+    if moe:
+      _put_moe(put, name, T, i, block)
     if hpl:
       put(name(T.PER_LAYER_INP_GATE, i),
           np.asarray(block.per_layer_input_gate.kernel).T)
@@ -240,3 +255,18 @@ def write_gguf(causal_lm, path: pathlib.Path, *, drop: str | None = None,
   writer.write_tensors_to_file()
   writer.close()
   return path
+
+
+def _put_moe(put, name, T, i: int, block) -> None:
+  """One MoE block's tensors in llama.cpp's layout (E first, (out, in))."""
+  bank, router = block.moe_expert_bank, block.moe_router
+  put(name(T.FFN_POST_NORM_1, i), block.post_ffw_norm_dense.scale)
+  put(name(T.FFN_PRE_NORM_2, i), block.pre_ffw_norm_moe.scale)
+  put(name(T.FFN_POST_NORM_2, i), block.post_ffw_norm_moe_path.scale)
+  put(name(T.FFN_GATE_INP, i), np.asarray(router.proj.kernel).T)
+  put(name(T.FFN_GATE_INP, i, "scale"), router.per_dim_scale)
+  gate = np.asarray(bank.gate_proj).transpose(0, 2, 1)  # (E, I, H)
+  up = np.asarray(bank.up_proj).transpose(0, 2, 1)
+  put(name(T.FFN_GATE_UP_EXP, i), np.concatenate([gate, up], axis=1))
+  put(name(T.FFN_DOWN_EXP, i), np.asarray(bank.down_proj).transpose(0, 2, 1))
+  put(name(T.FFN_DOWN_EXP, i, "scale"), bank.per_expert_scale)

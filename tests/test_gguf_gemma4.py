@@ -1,7 +1,9 @@
 """Gemma 4 GGUF files: a tiny random Gemma 4 written with llama.cpp's names
-and metadata converts back to a preset with the same logits and tokens;
-files with a missing or an extra tensor, or of a mixture-of-experts or
-assistant model, are refused in one line."""
+and metadata converts back to a preset with the same logits and tokens
+(dense, K=V global heads, and mixture of experts with llama.cpp's fused
+expert gate/up tensor); files with a missing or an extra tensor, MoE
+metadata keras-hub cannot run, or an assistant model are refused in one
+line."""
 
 import numpy as np
 import pytest
@@ -24,11 +26,12 @@ def original(request):
   return request.param, gguf_gemma4_writer.build_causal_lm(request.param)
 
 
-def _converted(original, tmp_path):
+def _converted(original, tmp_path, drop=None):
   import keras_hub  # pylint: disable=g-import-not-at-top
 
   variant, lm = original
-  path = gguf_gemma4_writer.write_gguf(lm, tmp_path / f"{variant}.gguf")
+  path = gguf_gemma4_writer.write_gguf(lm, tmp_path / f"{variant}.gguf",
+                                       drop=drop)
   preset = lg_gguf.cached_preset(path, progress=lambda *a: None)
   return keras_hub.models.Gemma4CausalLM.from_preset(str(preset))
 
@@ -48,7 +51,9 @@ def test_converted_logits_equal_the_original(original, tmp_path,
   for key in ("layer_types", "num_kv_shared_layers", "global_head_dim",
               "num_global_key_value_heads", "use_double_wide_mlp",
               "global_rope_partial_rotary_factor", "final_logit_soft_cap",
-              "hidden_size_per_layer_input"):
+              "hidden_size_per_layer_input", "enable_moe_block",
+              "num_experts", "num_experts_per_token",
+              "expert_intermediate_dim"):
     assert getattr(back.backbone, key) == getattr(lm.backbone, key), key
 
 
@@ -100,16 +105,18 @@ def test_kv_sharing_layers_may_carry_unused_kv(tmp_path,
   assert "blk.3.attn_k.weight" not in {t.name for t in reader.tensors}
 
 
-@pytest.mark.parametrize("key,value,message", [
-    ("expert_count", 8, "mixture-of-experts Gemma 4 GGUF files"),
-    ("attention.shared_kv_layers", 4,
+@pytest.mark.parametrize("variant,key,value,message", [
+    ("moe", "expert_used_count", 9, "expert_used_count is 9, not between 1 "
+     "and gemma4.expert_count (4)"),
+    ("moe", "expert_gating_func", 2, "expert_gating_func is not softmax"),
+    ("dense", "attention.shared_kv_layers", 4,
      "speculative-decoding assistant, not a model that runs alone"),
 ])
-def test_unsupported_gemma4_metadata_is_refused(tmp_path, key, value,
-                                                message):
+def test_unsupported_gemma4_metadata_is_refused(tmp_path, variant, key,
+                                                value, message):
   import gguf  # pylint: disable=g-import-not-at-top
 
-  lm = gguf_gemma4_writer.build_causal_lm("dense")
+  lm = gguf_gemma4_writer.build_causal_lm(variant)
   path = gguf_gemma4_writer.write_gguf(lm, tmp_path / "base.gguf")
   reader = gguf.GGUFReader(path)
 
@@ -125,6 +132,32 @@ def test_unsupported_gemma4_metadata_is_refused(tmp_path, key, value,
   with pytest.raises(lg_gguf.GGUFError) as excinfo:
     gguf_gemma4.read_config(Patched(reader, path, "Gemma 4"), path)
   _assert_one_line_error(excinfo, str(path), message)
+
+
+def test_moe_without_per_expert_scales_reads_them_as_one(tmp_path,
+                                                        temp_cache):  # noqa: F811
+  """llama.cpp's converter leaves `ffn_down_exps.scale` out when every
+  scale is 1; the preset then has scales of 1, not zeros or a refusal."""
+  lm = gguf_gemma4_writer.build_causal_lm("moe")
+  bank = lm.backbone.transformer_layers[0].moe_expert_bank
+  bank.per_expert_scale.assign(np.ones(bank.per_expert_scale.shape,
+                                       "float32"))
+  back = _converted(("moe", lm), tmp_path, drop="blk.0.ffn_down_exps.scale")
+  ids = [2] + np.asarray(lm.preprocessor.tokenizer(TEXTS[0])).tolist()
+  want = gguf_gemma4_writer.logits(lm, ids)
+  got = gguf_gemma4_writer.logits(back, ids)
+  assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()
+
+
+def test_moe_missing_expert_tensor_is_refused(tmp_path,
+                                              temp_cache):  # noqa: F811
+  lm = gguf_gemma4_writer.build_causal_lm("moe")
+  tensor = "blk.2.ffn_gate_up_exps.weight"
+  path = gguf_gemma4_writer.write_gguf(lm, tmp_path / "moe.gguf", drop=tensor)
+  with pytest.raises(lg_gguf.GGUFError) as excinfo:
+    lg_gguf.cached_preset(path, progress=lambda *a: None)
+  _assert_one_line_error(excinfo, str(path), tensor, "is missing")
+  assert _cache_entries(temp_cache) == []
 
 
 def test_generation_stops_at_gemma4_end_of_turn(original):

@@ -53,10 +53,11 @@ def _randomize(model, seed: int) -> None:
     variable.assign((value + near_one).astype(variable.dtype))
 
 
-def _gemma3n(dtype: str):
+def _gemma3n(dtype: str, vocabulary_size: int = VOCABULARY,
+             sparsity: float = 0.95):
   layers = 4
   return keras_hub.models.Gemma3nBackbone(
-      text_vocab_size=VOCABULARY, text_hidden_size=32,
+      text_vocab_size=vocabulary_size, text_hidden_size=32,
       num_hidden_layers=layers, pad_token_id=0, num_attention_heads=2,
       num_key_value_heads=1, head_dim=16, intermediate_size=[48] * layers,
       hidden_activation="gelu_approximate",
@@ -65,15 +66,16 @@ def _gemma3n(dtype: str):
       vocab_size_per_layer_input=PER_LAYER_VOCABULARY,
       hidden_size_per_layer_input=8, altup_num_inputs=2, laurel_rank=4,
       num_kv_shared_layers=2, final_logit_soft_cap=30.0,
-      activation_sparsity_pattern=[0.95, 0.0, 0.0, 0.0], dtype=dtype)
+      activation_sparsity_pattern=[sparsity, 0.0, 0.0, 0.0], dtype=dtype)
 
 
 def build(name: str, seed: int = 0, dtype: str = "float32",
-          vocabulary_size: int = VOCABULARY):
-  """(backbone, final_logit_cap): a random tiny text model `name`."""
+          vocabulary_size: int = VOCABULARY, sparsity: float = 0.95):
+  """(backbone, final_logit_cap): a random tiny text model `name`;
+  `sparsity` is Gemma 3n's first-layer activation sparsity."""
   keras.utils.set_random_seed(seed)
   if name == "gemma3n":
-    backbone = _gemma3n(dtype)
+    backbone = _gemma3n(dtype, vocabulary_size, sparsity)
   else:
     config = dict(_GEMMA4_COMMON, vocabulary_size=vocabulary_size)
     backbone = keras_hub.models.Gemma4Backbone(
@@ -98,6 +100,40 @@ def reference_logits(name: str, backbone, final_logit_cap, ids) -> np.ndarray:
   return np.asarray(causal_lm(inputs))[0]
 
 
+_GEMMA3N_SPECIAL = ("<start_of_turn>", "<end_of_turn>", "<image_soft_token>",
+                    "<audio_soft_token>", "<start_of_image>",
+                    "<end_of_image>", "<start_of_audio>", "<end_of_audio>",
+                    "<mask>", "[multimodal]")
+
+
+def build_gemma3n_causal_lm(seed: int = 0, sparsity: float = 0.95):
+  """A random tiny text-only `Gemma3nCausalLM` with a working tokenizer
+  (keras-hub's Gemma 3n tokenizer needs its multimodal markers)."""
+  import io  # pylint: disable=g-import-not-at-top
+
+  import sentencepiece  # pylint: disable=g-import-not-at-top
+  import tiny_models  # pylint: disable=g-import-not-at-top
+
+  out = io.BytesIO()
+  sentencepiece.SentencePieceTrainer.train(
+      sentence_iterator=iter(tiny_models._CORPUS * 20),  # pylint: disable=protected-access
+      model_writer=out, vocab_size=330, model_type="bpe", byte_fallback=True,
+      character_coverage=1.0, pad_id=0, eos_id=1, bos_id=2, unk_id=3,
+      pad_piece="<pad>", eos_piece="<eos>", bos_piece="<bos>",
+      unk_piece="<unk>", user_defined_symbols=list(_GEMMA3N_SPECIAL),
+      add_dummy_prefix=False, remove_extra_whitespaces=False,
+      normalization_rule_name="identity", minloglevel=2)
+  tokenizer = keras_hub.models.Gemma3nTokenizer(proto=out.getvalue())
+  backbone, _ = build("gemma3n", seed,
+                      vocabulary_size=tokenizer.vocabulary_size(),
+                      sparsity=sparsity)
+  preprocessor = keras_hub.models.Gemma3nCausalLMPreprocessor(
+      tokenizer, image_converter=None, audio_converter=None,
+      sequence_length=128)
+  return keras_hub.models.Gemma3nCausalLM(preprocessor=preprocessor,
+                                          backbone=backbone)
+
+
 def build_gemma4_causal_lm(name: str, seed: int = 0):
   """A random tiny `Gemma4CausalLM` `name` with a working tokenizer."""
   import tiny_models  # pylint: disable=g-import-not-at-top
@@ -111,3 +147,28 @@ def build_gemma4_causal_lm(name: str, seed: int = 0):
       tokenizer, image_converter=None, sequence_length=128)
   return keras_hub.models.Gemma4CausalLM(
       preprocessor=preprocessor, backbone=backbone, final_logit_cap=cap)
+
+
+def cached_decode_logits(causal_lm, prompt, new) -> np.ndarray:
+  """Logits [len(new), V] of keras-hub's K/V-cached decoding path, as its
+  `generate_step` runs it: one forward pass seeds the cache over the
+  prompt, then `call_with_cache` reads one token at a time. Row j is what
+  chose `new[j]`."""
+  ids = list(prompt) + list(new)
+  token_ids = np.asarray([ids + [0]], "int32")
+  padding = np.zeros_like(token_ids, bool)
+  padding[0, : len(prompt)] = True
+  if isinstance(causal_lm, keras_hub.models.Gemma4CausalLM):
+    _, cache = causal_lm._build_cache(  # pylint: disable=protected-access
+        token_ids, None, None, padding, None)
+  else:  # Gemma 3n: no encoder inputs, padding mask last
+    _, cache = causal_lm._build_cache(  # pylint: disable=protected-access
+        token_ids, None, None, None, None, None, None, None, padding)
+  rows = []
+  for index in range(len(prompt), len(ids) + 1):
+    logits, _, cache = causal_lm.call_with_cache(
+        token_ids=token_ids[:, index - 1 : index], cache=cache,
+        cache_update_index=index - 1,
+        cache_update_mask=~padding[:, index - 1 : index])
+    rows.append(np.asarray(logits)[0, 0])
+  return np.stack(rows[: len(new)])

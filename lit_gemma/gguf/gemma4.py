@@ -21,6 +21,8 @@ Conventions checked against llama.cpp rather than carried over from Gemma 3:
   frequency pair and 1e30 for each unrotated one: the partial rotary factor.
 - `feed_forward_length` per layer is twice as wide on K/V-sharing layers
   when the model uses the double-wide MLP.
+- mixture-of-experts files (26B A4B, `expert_count` set) add the tensors
+  `gemma4_moe.py` maps.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from lit_gemma.gguf import family
+from lit_gemma.gguf import gemma4_moe
 from lit_gemma.gguf import reader
 from lit_gemma.gguf import weights
 
@@ -119,12 +122,7 @@ def read_config(meta: reader.Meta, path: pathlib.Path) -> Config:
     raise fail(path, f"{a}.rope.dimension_count differs from the global "
                "head size; llama.cpp marks unrotated pairs in rope_freqs")
 
-  if int(meta.get(f"{a}.expert_count", 0)):
-    # The fused ffn_gate_up_exps tensor fills two keras-hub variables, which
-    # the one-tensor-one-variable table does not express yet.
-    raise fail(path, "mixture-of-experts Gemma 4 GGUF files (26B A4B) are "
-               "not supported yet; use the keras-hub preset "
-               "gemma4_instruct_26b_a4b")
+  moe = gemma4_moe.backbone_args(meta, path)  # {} for a dense model
   vocab = len(meta.get("tokenizer.ggml.tokens"))
   kwargs = dict(
       vocabulary_size=vocab,
@@ -155,6 +153,7 @@ def read_config(meta: reader.Meta, path: pathlib.Path) -> Config:
       use_double_wide_mlp=double_wide,
       vision_encoder=None,
       audio_encoder=None,
+      **moe,
   )
   return Config(kwargs, sliding)
 
@@ -256,6 +255,12 @@ def _block(config: Config, i: int) -> dict[str, weights.Tensor]:
   for name, shape, where, transform in rows:
     var = None if where is None else f"transformer_layers.{i}.{where}"
     table[f"blk.{i}.{name}.weight"] = T(shape, var, transform)
+  if k.get("enable_moe_block"):
+    block = f"transformer_layers.{i}."
+    for name, shape, where, transform, fill in gemma4_moe.rows(k):
+      var = (tuple(block + w for w in where) if isinstance(where, tuple)
+             else block + where)
+      table[f"blk.{i}.{name}"] = T(shape, var, transform, fill)
   return table
 
 

@@ -31,13 +31,19 @@ class Tensor:
       backbone, dot-separated ("transformer_layers.3.attention.query_dense.
       kernel"); None for a tensor llama.cpp may write but the model never
       reads (such as K/V of Gemma 4's K/V-sharing layers): it may be absent,
-      and is checked for shape but not loaded.
+      and is checked for shape but not loaded. A tuple names several
+      variables one fused tensor fills (Gemma 4's `ffn_gate_up_exps`); the
+      transform then returns one array per variable, in that order.
     transform: llama.cpp layout -> the variable's layout.
+    fill: for a tensor llama.cpp leaves out when it holds only this value
+      (per-expert scales of 1): it may be absent, and then the variable is
+      filled with it.
   """
 
   shape: tuple[int, ...]
-  variable: str | None
+  variable: str | tuple[str, ...] | None
   transform: Transform
+  fill: float | None = None
 
 
 def same(w: np.ndarray) -> np.ndarray:
@@ -83,8 +89,8 @@ def check(tensors, table: dict[str, Tensor], family: str,
     more = f" and {len(unused) - 3} more" if len(unused) > 3 else ""
     raise reader.fail(path, f"tensors that keras-hub's {family} has no place "
                       f"for: {', '.join(unused[:3])}{more}")
-  missing = [n for n, spec in table.items()
-             if n not in found and spec.variable is not None]
+  missing = [n for n, spec in table.items() if n not in found
+             and spec.variable is not None and spec.fill is None]
   if missing:
     raise reader.fail(path, f"tensor {missing[0]} is missing "
                       f"({len(missing)} missing in all)")
@@ -114,16 +120,32 @@ def load(tensors, backbone, table: dict[str, Tensor], path: pathlib.Path,
     if spec.variable is None:  # Written by llama.cpp, never read.
       step(f"tensor {name} (unused)")
       continue
-    var = variable(backbone, spec.variable)
     value = spec.transform(reader.dequantize(t))
-    if tuple(value.shape) != tuple(var.shape):
-      raise reader.fail(path, f"internal error: tensor {name} maps to shape "
-                        f"{list(value.shape)}, variable {var.path} is "
-                        f"{list(var.shape)}")
-    var.assign(value)
-    assigned.add(id(var))
+    _assign(backbone, spec.variable, value, name, path, assigned)
     step(f"tensor {name} ({t.tensor_type.name})")
+  for name, spec in table.items():
+    if name not in by_name and spec.fill is not None:
+      var = variable(backbone, spec.variable)
+      _assign(backbone, spec.variable, np.full(var.shape, spec.fill,
+                                               "float32"), name, path,
+              assigned)
+      step(f"tensor {name} (absent: {spec.fill})")
   unset = [v.path for v in backbone.weights if id(v) not in assigned]
   if unset:
     raise reader.fail(path, "backbone variables left unset: "
                       f"{', '.join(unset[:3])}")
+
+
+def _assign(backbone, where, value, name: str, path: pathlib.Path,
+            assigned: set) -> None:
+  """Assigns one array, or (for a fused tensor) one per named variable."""
+  pairs = (zip(where, value) if isinstance(where, tuple)
+           else [(where, value)])
+  for one, array in pairs:
+    var = variable(backbone, one)
+    if tuple(array.shape) != tuple(var.shape):
+      raise reader.fail(path, f"internal error: tensor {name} maps to shape "
+                        f"{list(array.shape)}, variable {var.path} is "
+                        f"{list(var.shape)}")
+    var.assign(array)
+    assigned.add(id(var))

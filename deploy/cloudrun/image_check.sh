@@ -4,7 +4,7 @@
 # 403s) and one task of the batch job (CLOUD_RUN_TASK_INDEX/COUNT set).
 # Prints the image size. No registry is pulled from: the base image is
 # bootstrapped here from Debian packages with mmdebstrap (Debian's python3
-# 3.11 in a venv on PATH, as python:3.11-slim has python and pip on PATH).
+# 3.11 in a venv on PATH, and its headers: what python:3.11-slim has).
 #
 #   deploy/cloudrun/image_check.sh            # from the repository root
 #
@@ -16,7 +16,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=${IMAGE_CHECK_WORK:-/tmp/lit-gemma-image}
-base=lit-gemma-base:bookworm
+base=lit-gemma-base:bookworm-py311
 image=lit-gemma-check:latest
 name=lit-gemma-check-$$
 python=${PYTHON:-$root/.venv/bin/python}
@@ -61,7 +61,7 @@ done
 if ! pod image exists "$base"; then
   step "bootstrapping $base with mmdebstrap"
   mmdebstrap --quiet --variant=minbase \
-    --include=python3,python3-venv,ca-certificates \
+    --include=python3,python3-venv,libpython3.11-dev,ca-certificates \
     --customize-hook='chroot "$1" python3 -m venv /opt/python' \
     bookworm "$work/base.tar"
   pod import --change 'ENV PATH=/opt/python/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \

@@ -114,16 +114,20 @@ def _append(fd: int, record: dict) -> None:
 def run(backend, dataset_path: str, out_path: str, *,
         methods: Sequence[str] | None = None, check: str | None = None,
         check_options: dict | None = None, progress_stream=None,
-        max_examples: int | None = None) -> Summary:
+        max_examples: int | None = None, shard=None) -> Summary:
   """Explains every example of `dataset_path` (its first `max_examples`)
-  not yet in `out_path`."""
+  not yet in `out_path`; with a `shard` (shard_merge.Shard), only its
+  share, into its own file."""
   dataset = datasets.load(dataset_path, max_examples=max_examples)
   examples = list(dataset.examples)
   ids = example_ids(examples)
+  mine = [i for i in range(len(examples)) if shard is None or shard.owns(i)]
+  if shard is not None:
+    out_path = shard.path(out_path)
   done = read_done(out_path)
-  todo = [i for i, key in enumerate(ids) if key not in done]
-  summary = Summary(skipped=len(examples) - len(todo))
-  progress = Progress(len(examples), summary.skipped, progress_stream)
+  todo = [i for i in mine if ids[i] not in done]
+  summary = Summary(skipped=len(mine) - len(todo))
+  progress = Progress(len(mine), summary.skipped, progress_stream)
   fd = os.open(out_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
   try:
     for start in range(0, len(todo), backend.batch_size):

@@ -2,7 +2,8 @@
 
     lit-gemma explain --prompt "Water is made of" --target " hydrogen." \
         [--span-text hydrogen] [--granularity word] [--check] [--format json]
-    lit-gemma batch --dataset prompts.jsonl --out results.jsonl
+    lit-gemma batch --dataset prompts.jsonl --out results.jsonl [--shard I/N]
+    lit-gemma merge --dataset prompts.jsonl --out results.jsonl
     lit-gemma compare --dataset templates.yaml [--format html --out cmp.html]
     lit-gemma serve --models ...          # the same as launch.py
 
@@ -24,6 +25,7 @@ from collections.abc import Sequence
 from lit_gemma import distribution as distribution_lib
 from lit_gemma import errors
 from lit_gemma import loading
+from lit_gemma import shard_merge
 
 PROG = "lit-gemma"
 FORMATS = ("text", "json", "html")
@@ -119,8 +121,27 @@ def build_parser() -> argparse.ArgumentParser:
                  help="results, one JSON line per example")
   p.add_argument("--max-examples", type=int, metavar="N",
                  help="only the first N examples")
+  p.add_argument("--shard", metavar="I/N", help="explain only shard I "
+                 "(0-based) of N, the examples whose index modulo N is I, "
+                 "into OUT.shard-I-of-N; default: from CLOUD_RUN_TASK_INDEX "
+                 "and CLOUD_RUN_TASK_COUNT when set (this flag wins)")
   _check_arguments(p, "word")
   _model_arguments(p)
+
+  p = commands.add_parser(
+      "merge", help="put a sharded batch run's files together",
+      description="Check that every example of the dataset is in the shard "
+      "files exactly once and write them as one batch run would, in the "
+      "dataset's order.")
+  p.add_argument("--dataset", required=True, metavar="PATH",
+                 help="the dataset the shards explained")
+  p.add_argument("--out", required=True, metavar="FILE",
+                 help="the merged results; the shards are read from "
+                 "OUT.shard-*-of-* unless given")
+  p.add_argument("--max-examples", type=int, metavar="N",
+                 help="as given to batch")
+  p.add_argument("shards", nargs="*", metavar="SHARD_FILE",
+                 help="the shard files (default: OUT.shard-*-of-*)")
 
   p = commands.add_parser(
       "compare", help="salience by prompt part across template versions",
@@ -223,6 +244,7 @@ def _batch(args, lm, stdout, stderr) -> None:
                              "--server")
   if args.max_examples is not None and args.max_examples < 1:
     raise errors.ConfigError("--max-examples must be >= 1")
+  shard = shard_merge.resolve(args.shard)
   # A bad file is refused before a model loads.
   datasets.load(args.dataset, max_examples=args.max_examples)
   backend = _backend(args, lm)
@@ -230,9 +252,36 @@ def _batch(args, lm, stdout, stderr) -> None:
                       check=args.granularity if args.check else None,
                       check_options=_check_options(args),
                       progress_stream=stderr,
-                      max_examples=args.max_examples)
-  stdout.write(f"{args.out}: {summary.written} written, {summary.skipped} "
+                      max_examples=args.max_examples, shard=shard)
+  out = shard.path(args.out) if shard else args.out
+  stdout.write(f"{out}: {summary.written} written, {summary.skipped} "
                f"already there, {summary.failed} failed\n")
+
+
+def _merge(args, stdout, stderr) -> int:
+  from lit_gemma import batch  # pylint: disable=g-import-not-at-top
+  from lit_gemma import datasets  # pylint: disable=g-import-not-at-top
+
+  if args.max_examples is not None and args.max_examples < 1:
+    raise errors.ConfigError("--max-examples must be >= 1")
+  examples = datasets.load(args.dataset,
+                           max_examples=args.max_examples).examples
+  ids = batch.example_ids(list(examples))
+  files = args.shards or shard_merge.shard_files(args.out)
+  if not files:
+    raise errors.ConfigError(f"--out {args.out}: no shard files "
+                             f"{shard_merge.Shard(0, 2).path(args.out)}"
+                             ".. beside it; name them after --out")
+  merged = shard_merge.merge(ids, files)
+  if not merged.ok:
+    for line in shard_merge.problems(merged, ids):
+      stderr.write(f"{PROG} merge: {line}\n")
+    stderr.write(f"{PROG} merge: {args.out} not written\n")
+    return 1
+  shard_merge.write(merged.records, args.out)
+  stdout.write(f"{args.out}: {len(merged.records)} examples from "
+               f"{len(files)} shard files\n")
+  return 0
 
 
 def _compare(args, lm, stdout) -> None:
@@ -295,6 +344,8 @@ def main(argv: Sequence[str] | None = None, *, lm=None, stdout=None,
       _explain(args, lm, stdout)
     elif args.command == "batch":
       _batch(args, lm, stdout, stderr)
+    elif args.command == "merge":
+      return _merge(args, stdout, stderr)
     else:
       _compare(args, lm, stdout)
   except errors.UserError as e:

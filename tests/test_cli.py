@@ -330,3 +330,97 @@ def test_batch_killed_half_way_resumes_to_the_same_results(lm, preset,
     for method, scores in ref["scores"].items():
       a, b = np.asarray(r["scores"][method]), np.asarray(scores)
       assert np.linalg.norm(a - b) <= 1e-6 * np.linalg.norm(b)
+
+
+# ------------------------------------------------ batch --shard and merge
+
+
+@pytest.fixture(scope="module")
+def sharded(lm, tmp_path_factory):
+  """Five examples: one unsharded run, and shard 0/2 (the flag, which wins
+  over the task variables) and shard 1/2 (Cloud Run's task variables)."""
+  tmp = tmp_path_factory.mktemp("shards")
+  data = tmp / "d.jsonl"
+  data.write_text("".join(json.dumps(r) + "\n" for r in _rows(5)))
+  whole = tmp / "whole.jsonl"
+  assert run(lm, "batch", "--dataset", str(data), "--out", str(whole))[0] == 0
+  out = tmp / "r.jsonl"
+  saved = dict(os.environ)
+  os.environ.update(CLOUD_RUN_TASK_INDEX="1", CLOUD_RUN_TASK_COUNT="2")
+  try:
+    first = run(lm, "batch", "--dataset", str(data), "--out", str(out),
+                "--shard", "0/2")
+    second = run(lm, "batch", "--dataset", str(data), "--out", str(out))
+  finally:
+    os.environ.clear()
+    os.environ.update(saved)
+  assert first[0] == second[0] == 0, (first, second)
+  assert first[1].startswith(f"{tmp}/r.shard-0-of-2.jsonl: 3 written")
+  assert second[1].startswith(f"{tmp}/r.shard-1-of-2.jsonl: 2 written")
+  return data, out, whole
+
+
+def test_two_shards_merged_equal_one_unsharded_run(lm, sharded):
+  data, out, whole = sharded
+  shard0, shard1 = (out.parent / f"r.shard-{i}-of-2.jsonl" for i in (0, 1))
+  assert [r["index"] for r in _read(shard0)] == [0, 2, 4]
+  assert [r["index"] for r in _read(shard1)] == [1, 3]
+  code, stdout, err = run(lm, "merge", "--dataset", str(data), "--out",
+                          str(out))
+  assert code == 0, err
+  assert stdout == f"{out}: 5 examples from 2 shard files\n"
+  merged, reference = _read(out), _read(whole)
+  assert [r["index"] for r in merged] == [0, 1, 2, 3, 4]
+  for r, ref in zip(merged, reference):
+    assert set(r) == set(ref) and r["id"] == ref["id"]
+    assert r["tokens"] == ref["tokens"] and r["target"] == ref["target"]
+    # A shard batches an example with other neighbours (other padding):
+    # float32 sums in another order.
+    for method, scores in ref["scores"].items():
+      a, b = np.asarray(r["scores"][method]), np.asarray(scores)
+      assert np.linalg.norm(a - b) <= 1e-5 * np.linalg.norm(b)
+
+
+def test_merge_reports_missing_and_duplicated_examples(lm, sharded,
+                                                       tmp_path):
+  data, out, _ = sharded
+  lines0 = (out.parent / "r.shard-0-of-2.jsonl").read_text().splitlines()
+  lines1 = (out.parent / "r.shard-1-of-2.jsonl").read_text().splitlines()
+  a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+  a.write_text("\n".join([lines0[0], lines0[2], lines1[0]]) + "\n")  # no 2
+  b.write_text("\n".join(lines1) + "\n")  # 1 again
+  ids = {json.loads(line)["index"]: json.loads(line)["id"]
+         for line in lines0 + lines1}
+  merged = tmp_path / "m.jsonl"
+  code, _, err = run(lm, "merge", "--dataset", str(data), "--out",
+                     str(merged), str(a), str(b))
+  assert code == 1 and not merged.exists()
+  assert err.splitlines() == [
+      f"lit-gemma merge: 1 example(s) in no shard file: example 2 (id "
+      f"{ids[2]}); rerun their shard (it resumes)",
+      f"lit-gemma merge: 1 example(s) in more than one place: example 1 "
+      f"(id {ids[1]}) at {a}:3, {b}:1",
+      f"lit-gemma merge: {merged} not written"]
+  b.write_text('{"id": "nope", "index": 9}\n')
+  code, _, err = run(lm, "merge", "--dataset", str(data), "--out",
+                     str(merged), str(a), str(b))
+  assert code == 1 and err.startswith(f"lit-gemma merge: {b}:1: id 'nope' "
+                                      "is no example of the dataset")
+
+
+@pytest.mark.parametrize("shard,env,message", [
+    ("2/2", {}, "--shard='2/2': the index must be 0 to count - 1"),
+    ("1-2", {}, "--shard='1-2': expected I/N"),
+    (None, {"CLOUD_RUN_TASK_INDEX": "x", "CLOUD_RUN_TASK_COUNT": "2"},
+     "CLOUD_RUN_TASK_INDEX/CLOUD_RUN_TASK_COUNT (from the environment)="
+     "'x/2': expected I/N"),
+])
+def test_bad_shard_is_one_line_before_the_model_loads(shard, env, message,
+                                                      tmp_path, monkeypatch):
+  for name, value in env.items():
+    monkeypatch.setenv(name, value)
+  argv = ["batch", "--dataset", str(ROOT / "datasets" / "arithmetic.csv"),
+          "--out", str(tmp_path / "r.jsonl"), "--model", "/nonexistent"]
+  code, _, err = run(None, *argv, *(["--shard", shard] if shard else []))
+  assert code == 1 and err.startswith(f"lit-gemma batch: {message}"), err
+  assert len(err.splitlines()) == 1 and not os.listdir(tmp_path)

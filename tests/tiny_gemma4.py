@@ -15,6 +15,7 @@ Norm scales are drawn around 1: both families' RMSNorm is `x * scale`.
 """
 
 import lit_gemma  # noqa: F401  (selects the JAX backend)
+from lit_gemma import tasks
 import keras
 import keras_hub
 import numpy as np
@@ -107,7 +108,5 @@ def build_gemma4_causal_lm(name: str, seed: int = 0):
       has_video_tokens=False)
   backbone, cap = build(name, seed,
                         vocabulary_size=tokenizer.vocabulary_size())
-  preprocessor = keras_hub.models.Gemma4CausalLMPreprocessor(
-      tokenizer, image_converter=None, sequence_length=128)
-  return keras_hub.models.Gemma4CausalLM(
-      preprocessor=preprocessor, backbone=backbone, final_logit_cap=cap)
+  return tasks.build(keras_hub.models.Gemma4CausalLM, backbone, tokenizer,
+                     final_logit_cap=cap)

@@ -29,6 +29,7 @@ import sentencepiece
 from lit_gemma import chat_formats
 from lit_gemma import errors
 from lit_gemma import sources
+from lit_gemma import tasks
 from lit_gemma import tokens as tokens_lib
 from lit_gemma.salience import buckets
 from lit_gemma.salience import engine as engine_lib
@@ -129,7 +130,7 @@ class GemmaLM:
     """Wraps a loaded keras-hub causal LM.
 
     Args:
-      causal_lm: a keras-hub Gemma causal LM with its preprocessor.
+      causal_lm: a keras-hub Gemma causal LM with its tokenizer (tasks.py).
       source: where it came from (None: built in memory).
       kept_bytes: most memory the salience engine keeps for recent texts.
       max_batch: most texts per compiled salience call.
@@ -141,7 +142,7 @@ class GemmaLM:
     # memory has none (an object's address can repeat in another process).
     self.identity = source.identity if source else None
     self.generation_rows = max(int(generation_rows), 1)
-    tokenizer = causal_lm.preprocessor.tokenizer
+    tokenizer = tasks.tokenizer_of(causal_lm)
     self._sp = sentencepiece.SentencePieceProcessor(
         model_proto=tokenizer.proto)
     self.bos_id = int(tokenizer.start_token_id)

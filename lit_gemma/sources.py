@@ -32,6 +32,7 @@ from keras_hub.src.utils import preset_utils
 
 from lit_gemma import errors
 from lit_gemma import internals
+from lit_gemma import tasks
 
 EMBEDDED = "embedded"
 ACCEPTED = (
@@ -48,25 +49,21 @@ _SUPPORTED_BACKBONES = {
     "GemmaBackbone": (
         keras_hub.models.GemmaBackbone,
         keras_hub.models.GemmaTokenizer,
-        keras_hub.models.GemmaCausalLMPreprocessor,
         keras_hub.models.GemmaCausalLM,
     ),
     "Gemma3Backbone": (
         keras_hub.models.Gemma3Backbone,
         keras_hub.models.Gemma3Tokenizer,
-        keras_hub.models.Gemma3CausalLMPreprocessor,
         keras_hub.models.Gemma3CausalLM,
     ),
     "Gemma3nBackbone": (
         keras_hub.models.Gemma3nBackbone,
         keras_hub.models.Gemma3nTokenizer,
-        keras_hub.models.Gemma3nCausalLMPreprocessor,
         keras_hub.models.Gemma3nCausalLM,
     ),
     "Gemma4Backbone": (
         keras_hub.models.Gemma4Backbone,
         keras_hub.models.Gemma4Tokenizer,
-        keras_hub.models.Gemma4CausalLMPreprocessor,
         keras_hub.models.Gemma4CausalLM,
     ),
 }
@@ -227,8 +224,8 @@ def load_causal_lm(spec: str | CheckedSource, dtype: str = "float32"):
     dtype: "float32" (default) or "bfloat16".
 
   Returns:
-    (causal_lm, source): the keras-hub task with its preprocessor, and the
-    resolved `ModelSource`.
+    (causal_lm, source): the keras-hub task with its tokenizer (tasks.py),
+    and the resolved `ModelSource`.
   """
   if dtype not in ("float32", "bfloat16"):
     raise SourceError(f"precision {dtype!r}: expected float32 or bfloat16")
@@ -250,7 +247,7 @@ def load_causal_lm(spec: str | CheckedSource, dtype: str = "float32"):
   if class_name == "Gemma4Backbone" and shared >= backbone_config.get(
       "num_layers", 0) > 0:
     raise SourceError(f"model source {spec!r} {ASSISTANT}; {ACCEPTED}")
-  backbone_cls, tokenizer_cls, preprocessor_cls, task_cls = (
+  backbone_cls, tokenizer_cls, task_cls = (
       _SUPPORTED_BACKBONES[class_name])
   encoders = _ENCODER_ARGS.get(class_name, ())
   overrides = {arg: None for arg in encoders
@@ -258,11 +255,8 @@ def load_causal_lm(spec: str | CheckedSource, dtype: str = "float32"):
   with internals.skipping_random_init():
     backbone = backbone_cls.from_preset(source.preset, dtype=dtype,
                                         **overrides)
+  # The preset's SentencePiece tokenizer, without keras-hub's preprocessor
+  # (which needs TensorFlow): see tasks.py.
   tokenizer = tokenizer_cls.from_preset(source.preset)
-  converters = {"Gemma3Backbone": ("image_converter",),
-                "Gemma3nBackbone": ("image_converter", "audio_converter"),
-                "Gemma4Backbone": ("image_converter", "audio_converter",
-                                   "video_converter")}.get(class_name, ())
-  preprocessor = preprocessor_cls(tokenizer, **dict.fromkeys(converters))
-  return task_cls(backbone=backbone, preprocessor=preprocessor), source
+  return tasks.build(task_cls, backbone, tokenizer), source
 

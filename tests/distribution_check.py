@@ -18,6 +18,7 @@ import numpy as np
 from lit_gemma import distribution
 from lit_gemma import loading
 from lit_gemma import lm as lm_lib
+from lit_gemma import tasks
 
 PROMPTS = ("The capital of France is",)
 TARGET = " Paris. Water is made of hydrogen"
@@ -55,7 +56,7 @@ def main():
 
   for name in ("moe",):
     folder = out / f"gemma4_{name}"
-    tiny_gemma4.build_gemma4_causal_lm(name).save_to_preset(str(folder))
+    tasks.save_preset(tiny_gemma4.build_gemma4_causal_lm(name), str(folder))
     folders[f"gemma4_{name}"] = str(folder)
 
   single = {}

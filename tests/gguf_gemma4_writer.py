@@ -19,6 +19,7 @@ import io
 import pathlib
 
 import lit_gemma  # noqa: F401  (JAX backend before Keras)
+from lit_gemma import tasks
 import keras_hub
 import numpy as np
 import sentencepiece
@@ -80,10 +81,7 @@ def build_causal_lm(variant: str = "dense", seed: int = 0):
       w.assign((1 + rng.normal(0, 0.2, shape)).astype("float32"))
     else:
       w.assign(rng.normal(0, 0.2, shape).astype("float32"))
-  preprocessor = keras_hub.models.Gemma4CausalLMPreprocessor(
-      tokenizer, image_converter=None)
-  return keras_hub.models.Gemma4CausalLM(backbone=backbone,
-                                         preprocessor=preprocessor)
+  return tasks.build(keras_hub.models.Gemma4CausalLM, backbone, tokenizer)
 
 
 def logits(causal_lm, ids: list[int]) -> np.ndarray:
@@ -182,7 +180,7 @@ def write_gguf(causal_lm, path: pathlib.Path, *, drop: str | None = None,
     writer.add_expert_gating_func(gguf.ExpertGatingFuncType.SOFTMAX)
 
   proto = sp_pb2.ModelProto.FromString(
-      causal_lm.preprocessor.tokenizer.proto)
+      tasks.tokenizer_of(causal_lm).proto)
   writer.add_tokenizer_model("gemma4")
   writer.add_token_list([p.piece for p in proto.pieces])
   writer.add_token_scores([-1000.0] * len(proto.pieces))

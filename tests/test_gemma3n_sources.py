@@ -17,6 +17,7 @@ import pytest
 import tiny_gemma4
 from lit_gemma import lm as lm_lib
 from lit_gemma import sources
+from lit_gemma import tasks
 
 PROMPT = "The capital of France is"
 
@@ -25,7 +26,7 @@ PROMPT = "The capital of France is"
 def saved(tmp_path_factory):
   folder = tmp_path_factory.mktemp("gemma3n")
   original = tiny_gemma4.build_gemma3n_causal_lm(sparsity=0.0)
-  original.save_to_preset(str(folder))
+  tasks.save_preset(original, str(folder))
   return original, folder
 
 
@@ -37,7 +38,7 @@ def test_gemma3n_folder_loads_its_weights_and_tokenizer(saved):
   assert len(causal_lm.backbone.weights) == len(by_path)
   for weight in causal_lm.backbone.weights:
     np.testing.assert_array_equal(weight.numpy(), by_path[weight.path].numpy())
-  tokenizer = causal_lm.preprocessor.tokenizer
+  tokenizer = tasks.tokenizer_of(causal_lm)
   assert np.asarray(tokenizer("<end_of_turn>")).tolist() == [
       tokenizer.token_to_id("<end_of_turn>")]
   assert source.identity.startswith("preset:")

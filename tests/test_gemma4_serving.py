@@ -25,6 +25,7 @@ from lit_gemma import app_builder
 from lit_gemma import config as config_lib
 from lit_gemma import response_cache
 from lit_gemma import serving
+from lit_gemma import tasks
 
 TEMPLATE = """
 - id: ask
@@ -44,7 +45,7 @@ def files(tmp_path_factory):
   """A tiny Gemma 4 preset folder and a chat template file."""
   tmp = tmp_path_factory.mktemp("g3g4")
   g4 = tmp / "gemma4"
-  gguf_gemma4_writer.build_causal_lm("dense").save_to_preset(str(g4))
+  tasks.save_preset(gguf_gemma4_writer.build_causal_lm("dense"), g4)
   chat = tmp / "chat.yaml"
   chat.write_text(TEMPLATE)
   return tmp, g4, chat

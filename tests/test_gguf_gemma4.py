@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 import lit_gemma  # noqa: F401  (JAX backend before Keras)
+from lit_gemma import sources
+from lit_gemma import tasks
 from lit_gemma import gguf as lg_gguf
 from lit_gemma.gguf import gemma4 as gguf_gemma4
 import gguf_gemma4_writer
@@ -33,14 +35,16 @@ def _converted(original, tmp_path, drop=None):
   path = gguf_gemma4_writer.write_gguf(lm, tmp_path / f"{variant}.gguf",
                                        drop=drop)
   preset = lg_gguf.cached_preset(path, progress=lambda *a: None)
-  return keras_hub.models.Gemma4CausalLM.from_preset(str(preset))
+  causal_lm, _ = sources.load_causal_lm(str(preset))
+  assert isinstance(causal_lm, keras_hub.models.Gemma4CausalLM)
+  return causal_lm
 
 
 def test_converted_logits_equal_the_original(original, tmp_path,
                                              temp_cache):  # noqa: F811
   lm = original[1]
   back = _converted(original, tmp_path)
-  tokenizer = lm.preprocessor.tokenizer
+  tokenizer = tasks.tokenizer_of(lm)
   ids = [tokenizer.start_token_id] + np.asarray(
       tokenizer(TEXTS[0] * 2)).tolist()
   assert len(ids) > 2 * lm.backbone.sliding_window_size
@@ -61,7 +65,7 @@ def test_converted_tokenizer_matches_and_keeps_turn_markers(
     original, tmp_path, temp_cache):  # noqa: F811
   lm = original[1]
   back = _converted(original, tmp_path)
-  mine, theirs = back.preprocessor.tokenizer, lm.preprocessor.tokenizer
+  mine, theirs = tasks.tokenizer_of(back), tasks.tokenizer_of(lm)
   for text in TEXTS:
     assert np.asarray(mine(text)).tolist() == np.asarray(
         theirs(text)).tolist(), text
@@ -143,7 +147,7 @@ def test_moe_without_per_expert_scales_reads_them_as_one(tmp_path,
   bank.per_expert_scale.assign(np.ones(bank.per_expert_scale.shape,
                                        "float32"))
   back = _converted(("moe", lm), tmp_path, drop="blk.0.ffn_down_exps.scale")
-  ids = [2] + np.asarray(lm.preprocessor.tokenizer(TEXTS[0])).tolist()
+  ids = [2] + np.asarray(tasks.tokenizer_of(lm)(TEXTS[0])).tolist()
   want = gguf_gemma4_writer.logits(lm, ids)
   got = gguf_gemma4_writer.logits(back, ids)
   assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()
@@ -165,6 +169,6 @@ def test_generation_stops_at_gemma4_end_of_turn(original):
   import sentencepiece  # pylint: disable=g-import-not-at-top
   from lit_gemma import lm as lm_lib  # pylint: disable=g-import-not-at-top
 
-  tokenizer = original[1].preprocessor.tokenizer
+  tokenizer = tasks.tokenizer_of(original[1])
   sp = sentencepiece.SentencePieceProcessor(model_proto=tokenizer.proto)
   assert lm_lib.end_of_turn_ids(sp) == (tokenizer.token_to_id("<turn|>"),)

@@ -8,6 +8,7 @@ import numpy as np
 
 import gguf_gemma4_writer
 from lit_gemma import sources
+from lit_gemma import tasks
 
 
 def test_multimodal_gemma4_folder_loads_text_model_only(tmp_path):
@@ -27,11 +28,9 @@ def test_multimodal_gemma4_folder_loads_text_model_only(tmp_path):
   rng = np.random.default_rng(0)
   for weight in backbone.weights:
     weight.assign(rng.normal(0, 0.2, weight.shape).astype("float32"))
-  preprocessor = keras_hub.models.Gemma4CausalLMPreprocessor(
-      tokenizer, image_converter=None)
-  keras_hub.models.Gemma4CausalLM(
-      backbone=backbone, preprocessor=preprocessor).save_to_preset(
-          str(tmp_path))
+  tasks.save_preset(
+      tasks.build(keras_hub.models.Gemma4CausalLM, backbone, tokenizer),
+      str(tmp_path))
   causal_lm, _ = sources.load_causal_lm(str(tmp_path))
   assert causal_lm.backbone.vision_encoder is None
   vision_paths = {w.path for w in vision.weights}

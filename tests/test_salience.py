@@ -9,6 +9,7 @@ import pytest
 import engine_checks
 
 from lit_gemma import sources
+from lit_gemma import tasks
 from lit_gemma.salience import engine as engine_lib
 
 TEXT = ("The capital of France is Paris. Water is made of hydrogen and "
@@ -19,7 +20,7 @@ TEXT = ("The capital of France is Paris. Water is made of hydrogen and "
 def loaded(request, tiny_presets):
   causal_lm, _ = sources.load_causal_lm(str(tiny_presets[request.param]))
   engine = engine_lib.SalienceEngine(causal_lm.backbone)
-  ids = [2] + np.asarray(causal_lm.preprocessor.tokenizer(TEXT)).tolist()
+  ids = [2] + np.asarray(tasks.tokenizer_of(causal_lm)(TEXT)).tolist()
   assert len(ids) > 3 * 8, "the text must cross the tiny sliding window"
   return causal_lm, engine, ids
 
@@ -143,7 +144,7 @@ def test_bfloat16_close_to_float32(tiny_presets):
   for dtype in ("float32", "bfloat16"):
     causal_lm, _ = sources.load_causal_lm(folder, dtype=dtype)
     engine = engine_lib.SalienceEngine(causal_lm.backbone)
-    ids = [2] + np.asarray(causal_lm.preprocessor.tokenizer(TEXT)).tolist()
+    ids = [2] + np.asarray(tasks.tokenizer_of(causal_lm)(TEXT)).tolist()
     mask = _mask(len(ids), len(ids) - 5, len(ids))
     results[dtype] = engine.salience([ids], [mask])[0]
   for name, exact in results["float32"].items():
@@ -155,7 +156,7 @@ def test_bfloat16_close_to_float32(tiny_presets):
 
 def test_kept_forward_passes_respect_the_memory_budget(tiny_presets):
   causal_lm, _ = sources.load_causal_lm(str(tiny_presets["gemma"]))
-  ids = [2] + np.asarray(causal_lm.preprocessor.tokenizer(TEXT)).tolist()
+  ids = [2] + np.asarray(tasks.tokenizer_of(causal_lm)(TEXT)).tolist()
   texts = [ids[: len(ids) - k] for k in range(4)]
   masks = [_mask(len(t), len(t) - 2, len(t)) for t in texts]
   roomy = engine_lib.SalienceEngine(causal_lm.backbone, kept_texts=3)

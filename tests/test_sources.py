@@ -8,6 +8,7 @@ import pytest
 import gguf_gemma4_writer
 import tiny_models
 from lit_gemma import sources
+from lit_gemma import tasks
 
 
 @pytest.mark.parametrize("family,backbone_cls", [
@@ -23,7 +24,7 @@ def test_preset_folder_loads_with_its_weights(tiny_presets, family,
   for got, want in zip(causal_lm.backbone.weights, expected.weights):
     np.testing.assert_array_equal(got.numpy(), want.numpy())
   assert source.identity.startswith("preset:")
-  assert causal_lm.preprocessor.tokenizer("Paris").shape[0] > 0
+  assert tasks.tokenizer_of(causal_lm)("Paris").shape[0] > 0
 
 
 def test_bfloat16_on_request(tiny_presets):
@@ -42,14 +43,8 @@ def test_multimodal_gemma3_preset_loads_text_model_only(tmp_path):
       vocabulary_size=tokenizer.vocabulary_size(), image_size=16,
       num_layers=2, num_query_heads=2, num_key_value_heads=1, hidden_dim=32,
       intermediate_dim=64, head_dim=16, vision_encoder=vision)
-  preprocessor = keras_hub.models.Gemma3CausalLMPreprocessor(
-      tokenizer, image_converter=keras_hub.layers.Gemma3ImageConverter(
-          image_size=(16, 16)),
-      num_vision_tokens_per_image=vision.num_vision_tokens_per_image,
-      max_images_per_prompt=1, sequence_length=64)
-  keras_hub.models.Gemma3CausalLM(
-      backbone=backbone, preprocessor=preprocessor).save_to_preset(
-          str(tmp_path))
+  tasks.save_preset(tasks.build(keras_hub.models.Gemma3CausalLM, backbone,
+                                tokenizer), tmp_path)
   causal_lm, _ = sources.load_causal_lm(str(tmp_path))
   assert causal_lm.backbone.vision_encoder is None
   by_path = {w.path: w for w in backbone.weights}
@@ -145,13 +140,13 @@ def test_gemma4_folder_loads_text_model(tmp_path):
   """A Gemma 4 preset folder loads with its weights and Gemma 4's own
   tokenizer and task (`<turn|>` a single token)."""
   lm = gguf_gemma4_writer.build_causal_lm("k_eq_v")
-  lm.save_to_preset(str(tmp_path))
+  tasks.save_preset(lm, tmp_path)
   causal_lm, source = sources.load_causal_lm(str(tmp_path))
   assert isinstance(causal_lm, keras_hub.models.Gemma4CausalLM)
   assert causal_lm.backbone.vision_encoder is None
   for got, want in zip(causal_lm.backbone.weights, lm.backbone.weights):
     np.testing.assert_array_equal(got.numpy(), want.numpy())
-  tokenizer = causal_lm.preprocessor.tokenizer
+  tokenizer = tasks.tokenizer_of(causal_lm)
   assert np.asarray(tokenizer("<turn|>")).tolist() == [
       tokenizer.token_to_id("<turn|>")]
   assert source.identity.startswith("preset:")

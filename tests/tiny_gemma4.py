@@ -15,6 +15,7 @@ Norm scales are drawn around 1: both families' RMSNorm is `x * scale`.
 """
 
 import lit_gemma  # noqa: F401  (selects the JAX backend)
+from lit_gemma import tasks
 import keras
 import keras_hub
 import numpy as np
@@ -127,11 +128,7 @@ def build_gemma3n_causal_lm(seed: int = 0, sparsity: float = 0.95):
   backbone, _ = build("gemma3n", seed,
                       vocabulary_size=tokenizer.vocabulary_size(),
                       sparsity=sparsity)
-  preprocessor = keras_hub.models.Gemma3nCausalLMPreprocessor(
-      tokenizer, image_converter=None, audio_converter=None,
-      sequence_length=128)
-  return keras_hub.models.Gemma3nCausalLM(preprocessor=preprocessor,
-                                          backbone=backbone)
+  return tasks.build(keras_hub.models.Gemma3nCausalLM, backbone, tokenizer)
 
 
 def build_gemma4_causal_lm(name: str, seed: int = 0):
@@ -143,10 +140,8 @@ def build_gemma4_causal_lm(name: str, seed: int = 0):
       has_video_tokens=False)
   backbone, cap = build(name, seed,
                         vocabulary_size=tokenizer.vocabulary_size())
-  preprocessor = keras_hub.models.Gemma4CausalLMPreprocessor(
-      tokenizer, image_converter=None, sequence_length=128)
-  return keras_hub.models.Gemma4CausalLM(
-      preprocessor=preprocessor, backbone=backbone, final_logit_cap=cap)
+  return tasks.build(keras_hub.models.Gemma4CausalLM, backbone, tokenizer,
+                     final_logit_cap=cap)
 
 
 def cached_decode_logits(causal_lm, prompt, new) -> np.ndarray:

@@ -11,6 +11,7 @@ import io
 import pathlib
 
 import lit_gemma  # noqa: F401  (selects the JAX backend)
+from lit_gemma import tasks
 import keras
 import keras_hub
 import numpy as np
@@ -88,22 +89,18 @@ def build_causal_lm(family: str, seed: int = 0, dtype: str = "float32"):
   if family == "gemma3":
     tokenizer = keras_hub.models.Gemma3Tokenizer(
         proto=proto, has_vision_tokens=False)
-    preprocessor = keras_hub.models.Gemma3CausalLMPreprocessor(
-        tokenizer, image_converter=None, sequence_length=128)
     task_cls = keras_hub.models.Gemma3CausalLM
   else:
     tokenizer = keras_hub.models.GemmaTokenizer(proto=proto)
-    preprocessor = keras_hub.models.GemmaCausalLMPreprocessor(
-        tokenizer, sequence_length=128)
     task_cls = keras_hub.models.GemmaCausalLM
   keras.utils.set_random_seed(seed)
   backbone = _backbone(family, tokenizer.vocabulary_size(), dtype)
   _randomize(backbone, seed)
-  return task_cls(backbone=backbone, preprocessor=preprocessor)
+  return tasks.build(task_cls, backbone, tokenizer)
 
 
 def save_preset(family: str, folder: pathlib.Path, seed: int = 0):
   """Builds a tiny model and saves it as a keras-hub preset folder."""
   causal_lm = build_causal_lm(family, seed)
-  causal_lm.save_to_preset(str(folder))
+  tasks.save_preset(causal_lm, folder)
   return folder

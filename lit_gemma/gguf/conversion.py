@@ -16,6 +16,7 @@ import sys
 import time
 from typing import Callable
 
+from lit_gemma import tasks
 from lit_gemma.gguf import reader
 from lit_gemma.gguf import registry
 from lit_gemma.gguf import tokenizer
@@ -108,13 +109,13 @@ def convert(gguf_path: os.PathLike | str, preset_dir: os.PathLike | str,
   backbone = family.backbone(config, dtype)
   weights.load(gguf_reader.tensors, backbone, table, path, step)
   causal_lm = family.causal_lm(backbone, proto)
-  if (causal_lm.preprocessor.tokenizer.vocabulary_size()
+  if (tasks.tokenizer_of(causal_lm).vocabulary_size()
       != backbone.vocabulary_size):
     raise reader.fail(path, "the rebuilt tokenizer's vocabulary size differs "
                       "from the GGUF's")
   step("tokenizer")
   out = pathlib.Path(preset_dir)
   out.mkdir(parents=True, exist_ok=True)
-  causal_lm.save_to_preset(str(out))
+  tasks.save_preset(causal_lm, out)
   step("saved the preset")
   return out

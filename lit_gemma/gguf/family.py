@@ -31,7 +31,7 @@ class Family:
       offset included); see `weights.Tensor`.
     backbone: (config, dtype) -> the keras-hub backbone, weights unset.
     causal_lm: (backbone, SentencePiece proto) -> the keras-hub causal LM
-      with its tokenizer and preprocessor.
+      with its tokenizer (tasks.build: no preprocessor).
     text_tokens: pieces of the vocabulary that must be matched in text
       (chat turn markers): made USER_DEFINED in the rebuilt tokenizer.
     with_tensors: (config, tensors by GGUF name, path) -> config, for what

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from lit_gemma import tasks
 from lit_gemma.gguf import family
 from lit_gemma.gguf import reader
 from lit_gemma.gguf import weights
@@ -208,10 +209,8 @@ def causal_lm(gemma3_backbone, proto: bytes):
 
   tokenizer = keras_hub.models.Gemma3Tokenizer(proto=proto,
                                                has_vision_tokens=False)
-  preprocessor = keras_hub.models.Gemma3CausalLMPreprocessor(
-      tokenizer, image_converter=None)
-  return keras_hub.models.Gemma3CausalLM(backbone=gemma3_backbone,
-                                         preprocessor=preprocessor)
+  return tasks.build(keras_hub.models.Gemma3CausalLM, gemma3_backbone,
+                     tokenizer)
 
 
 FAMILY = family.Family(

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from lit_gemma import tasks
 from lit_gemma.gguf import family
 from lit_gemma.gguf import gemma4_moe
 from lit_gemma.gguf import reader
@@ -280,10 +281,8 @@ def causal_lm(gemma4_backbone, proto: bytes):
   tokenizer = keras_hub.models.Gemma4Tokenizer(
       proto=proto, has_vision_tokens=False, has_audio_tokens=False,
       has_video_tokens=False)
-  preprocessor = keras_hub.models.Gemma4CausalLMPreprocessor(
-      tokenizer, image_converter=None)
-  return keras_hub.models.Gemma4CausalLM(backbone=gemma4_backbone,
-                                         preprocessor=preprocessor)
+  return tasks.build(keras_hub.models.Gemma4CausalLM, gemma4_backbone,
+                     tokenizer)
 
 
 FAMILY = family.Family(

@@ -40,6 +40,7 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS
       precision=flag_values["precision"].value,
       data_root=flag_values["data_root"].value or None,
       warm_up=flag_values["warm_up"].value,
+      part_columns=flag_values["part_columns"].value,
       team_mode=flag_values["team_mode"].value,
       max_request_bytes=flag_values["max_request_bytes"].value,
       max_request_inputs=flag_values["max_request_inputs"].value,
@@ -109,6 +110,11 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
       "warm_up", defaults.warm_up,
       "Compile salience for the datasets' common text lengths in the "
       "background after start, so the first click is fast.",
+      flag_values=flag_values)
+  flags.DEFINE_bool(
+      "part_columns", defaults.part_columns,
+      "Add data-table columns with each template part's share of salience "
+      "(model NAME_parts), computed in the background.",
       flag_values=flag_values)
   flags.DEFINE_bool(
       "team_mode", defaults.team_mode,

@@ -24,7 +24,6 @@ from lit_gemma import layouts
 from lit_gemma import lit_app
 from lit_gemma import loading
 from lit_gemma import priority
-from lit_gemma import table_columns
 from lit_gemma import warmup
 
 _SPLASH_DOC = """
@@ -100,6 +99,7 @@ def build_app(config: config_lib.ServerConfig, *,
   # pylint: disable=g-import-not-at-top  (the model stack is imported now)
   from lit_gemma import models as models_lib
   from lit_gemma import response_cache as response_cache_lib
+  from lit_gemma import table_columns
   # pylint: enable=g-import-not-at-top
   if response_cache is None:
     response_cache = response_cache_lib.ResponseCache()
@@ -139,7 +139,7 @@ def build_app(config: config_lib.ServerConfig, *,
       metrics=bounded_components.metrics(),
       page_title=config.page_title,
       default_layout=config.default_layout,
-      annotators=table_columns.annotators(datasets, loaded),
+      annotators=table_columns.annotators(config, datasets, loaded),
       **options,
   )
   app.lms = loaded

@@ -7,7 +7,9 @@ with a `query`) it adds
   duplicate_group      "dup N" shared by queries equal after normalising
                        case, whitespace and punctuation; "" if unique
   near_duplicate       highest cosine (hygiene.pool of the Gemma's final
-                       hidden states) to another, different query
+                       hidden states) to another, different query; 0
+                       without a model (--near_duplicate_columns: one
+                       forward pass per query as the app starts)
   eval_overlap         how a query overlaps the evaluation set: "exact",
                        "ngram", "near", comma-joined; "" if it does not
   query_form           question, instruction or statement

@@ -37,10 +37,12 @@ def add_models(config, loaded: Mapping[str, Any],
   return share_models
 
 
-def annotators(datasets: Mapping[str, Any], loaded: Mapping[str, Any]):
+def annotators(config, datasets: Mapping[str, Any],
+               loaded: Mapping[str, Any]):
   """The annotators LIT runs once per dataset: hygiene, with the first
-  loaded Gemma for near duplicates."""
-  lm = next(iter(loaded.values()), None)
+  loaded Gemma for near duplicates if `config.near_duplicate_columns`."""
+  lm = (next(iter(loaded.values()), None)
+        if config.near_duplicate_columns else None)
   return [hygiene_columns.HygieneAnnotator(
       hygiene_columns.eval_datasets(datasets), lm=lm)]
 

@@ -12,6 +12,7 @@ from http_helpers import ok
 from lit_gemma import app_builder
 from lit_gemma import config as config_lib
 from lit_gemma import datasets
+from lit_gemma import hygiene
 from lit_gemma import hygiene_columns
 from lit_gemma import lm as lm_lib
 from lit_gemma import part_shares
@@ -64,7 +65,8 @@ def live(tiny_lm, tmp_path_factory):
       models=(("tiny", "unused"),),
       datasets=(("capitals", str(tmp / "capitals.yaml")),
                 ("pairs", str(tmp / "pairs.jsonl"))),
-      max_length=256, max_new_tokens=4, warm_up=False, part_columns=True)
+      max_length=256, max_new_tokens=4, warm_up=False, part_columns=True,
+      near_duplicate_columns=True)
   served = test_server._Served(app_builder.build_app(  # pylint: disable=protected-access
       config, lms={"tiny": tiny_lm}))
   yield served
@@ -142,6 +144,14 @@ def test_scoring_and_hygiene_columns_through_the_server(live):
   groups = [p["data"]["duplicate_group"] for p in pairs]
   assert groups[:4] == ["dup 1"] * 4 and groups[4:] == ["", ""]
   assert pairs[0]["data"]["hygiene_flags"].startswith("duplicate")
+  # Near duplicates by the model: a pair's two datapoints share one value,
+  # and an exact duplicate is not counted as a near one.
+  near = [p["data"]["near_duplicate"] for p in pairs]
+  assert near[0] == near[1] and near[4] == near[5]
+  vectors = hygiene.query_vectors(live.app.lms["tiny"],
+                                  [q["query"] for q in PAIRS])
+  assert near[4] == pytest.approx(  # the prime query: its nearest other
+      max(float((vectors[:2] @ vectors[2]).max()), 0.0), abs=1e-4)
   preds = ok(live.url, "/get_preds", {"inputs": pairs}, model="tiny_scores",
              dataset_name="pairs", requested_types="Scalar,CategoryLabel")
   assert all(p["target_loglik"] < 0 for p in preds)

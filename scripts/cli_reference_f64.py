@@ -16,13 +16,13 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+from lit_gemma import lm as lm_lib  # first: selects Keras' JAX backend
+from lit_gemma import sources
 import jax
 import keras_hub
 import numpy as np
 
 import backbone_reference
-from lit_gemma import lm as lm_lib
-from lit_gemma import sources
 
 OUT = ROOT / "tests" / "data" / "cli_explain_f64.json"
 PROMPT, TARGET, SPAN = "Water is made of", " hydrogen and oxygen.", "oxygen"

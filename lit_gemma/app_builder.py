@@ -23,6 +23,7 @@ from lit_gemma import internals
 from lit_gemma import layouts
 from lit_gemma import lit_app
 from lit_gemma import loading
+from lit_gemma import priority
 from lit_gemma import warmup
 
 _SPLASH_DOC = """
@@ -98,6 +99,7 @@ def build_app(config: config_lib.ServerConfig, *,
   # pylint: disable=g-import-not-at-top  (the model stack is imported now)
   from lit_gemma import models as models_lib
   from lit_gemma import response_cache as response_cache_lib
+  from lit_gemma import table_columns
   # pylint: enable=g-import-not-at-top
   if response_cache is None:
     response_cache = response_cache_lib.ResponseCache()
@@ -112,6 +114,8 @@ def build_app(config: config_lib.ServerConfig, *,
     group[name] = _ProgressLogged(group[name], name,
                                   config.generation_batch_size)
     lit_models.update(group)
+  gate = priority.Gate()  # Background columns wait for the UI's requests.
+  share_models = table_columns.add_models(config, loaded, lit_models, gate)
 
   options = {"client_root": internals.lit_client_root(),
              "onboard_start_doc": _SPLASH_DOC} | dict(config.lit_options)
@@ -135,6 +139,7 @@ def build_app(config: config_lib.ServerConfig, *,
       metrics=bounded_components.metrics(),
       page_title=config.page_title,
       default_layout=config.default_layout,
+      annotators=table_columns.annotators(config, datasets, loaded),
       **options,
   )
   app.lms = loaded
@@ -142,4 +147,6 @@ def build_app(config: config_lib.ServerConfig, *,
     first = next(iter(datasets.values()))
     app.warm_up_thread = warmup.start(loaded, first.examples,
                                       config.max_new_tokens, config.max_length)
+  app.column_workers = table_columns.start_workers(
+      share_models, datasets, gate, getattr(app, "warm_up_thread", None))
   return app

@@ -41,6 +41,8 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS
       distribution=flag_values["distribution"].value,
       data_root=flag_values["data_root"].value or None,
       warm_up=flag_values["warm_up"].value,
+      part_columns=flag_values["part_columns"].value,
+      near_duplicate_columns=flag_values["near_duplicate_columns"].value,
       team_mode=flag_values["team_mode"].value,
       max_request_bytes=flag_values["max_request_bytes"].value,
       max_request_inputs=flag_values["max_request_inputs"].value,
@@ -115,6 +117,16 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
       "warm_up", defaults.warm_up,
       "Compile salience for the datasets' common text lengths in the "
       "background after start, so the first click is fast.",
+      flag_values=flag_values)
+  flags.DEFINE_bool(
+      "part_columns", defaults.part_columns,
+      "Add data-table columns with each template part's share of salience "
+      "(model NAME_parts), computed in the background.",
+      flag_values=flag_values)
+  flags.DEFINE_bool(
+      "near_duplicate_columns", defaults.near_duplicate_columns,
+      "Add a near_duplicate column to tuning sets (the model's hidden "
+      "states; one forward pass per query at start).",
       flag_values=flag_values)
   flags.DEFINE_bool(
       "team_mode", defaults.team_mode,

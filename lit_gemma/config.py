@@ -65,6 +65,11 @@ class ServerConfig:
       cannot load files).
     warm_up: compile salience for the common text lengths in the background
       after start, so the first click is fast.
+    part_columns: serve `NAME_parts`, data-table columns of each template
+      part's share of salience, computed in the background (part_shares.py).
+    near_duplicate_columns: the hygiene columns of tuning sets include near
+      duplicates by the model's hidden states (one forward pass per query
+      as the app starts; the text columns are always there).
     team_mode: a server shared by a team: LIT demo mode, and no request can
       load models or datasets or read or write files (see team.py).
     max_request_bytes: largest request body served (413 above it).
@@ -92,6 +97,8 @@ class ServerConfig:
   distribution: str = "none"
   data_root: str | None = None
   warm_up: bool = True
+  part_columns: bool = False
+  near_duplicate_columns: bool = False
   team_mode: bool = False
   max_request_bytes: int = team.DEFAULT_MAX_REQUEST_BYTES
   max_request_inputs: int = 256

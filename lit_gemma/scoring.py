@@ -25,6 +25,7 @@ import numpy as np
 from lit_nlp.api import model as lit_model
 from lit_nlp.api import types as lit_types
 
+from lit_gemma import bounded_cache
 from lit_gemma import lm as lm_lib
 
 PROMPT, TARGET = "prompt", "target"
@@ -49,11 +50,12 @@ class ScoringModel(lit_model.BatchedModel):
   """Target likelihoods and preference margins, one datapoint at a time."""
 
   def __init__(self, lm: lm_lib.GemmaLM, batch_size: int = 8,
-               max_length: int = 1024):
+               max_length: int = 1024, max_entries: int = 50_000):
     self.lm = lm
     self.batch_size = batch_size
     self.max_length = max_length
-    self._cache: dict[tuple[str, str], tuple[float, float, int]] = {}
+    # Least recently used scores dropped past `max_entries` (or 16 MiB).
+    self._cache = bounded_cache.PredictionStore(16 << 20, max_entries)
 
   @classmethod
   def init_spec(cls):
@@ -86,7 +88,8 @@ class ScoringModel(lit_model.BatchedModel):
   def score(self, prompt: str, target: str) -> tuple[float, float, int]:
     """(total, mean, token count) of the target's log-likelihood."""
     key = (prompt, target)
-    if key not in self._cache:
+    found = self._cache.get(key)
+    if found is None:
       length = len(self.lm.encode(prompt + target))
       if length > self.max_length:
         raise ValueError(f"prompt + target is {length} tokens, over the "
@@ -94,8 +97,9 @@ class ScoringModel(lit_model.BatchedModel):
       logprobs = target_logprobs(self.lm, prompt, target)
       total = float(logprobs.sum())
       mean = total / len(logprobs) if len(logprobs) else 0.0
-      self._cache[key] = (total, mean, len(logprobs))
-    return self._cache[key]
+      found = (total, mean, len(logprobs))
+      self._cache.put(key, found)
+    return found
 
   def predict_minibatch(self, inputs: Sequence[dict]) -> list[dict]:
     return [self._predict(example) for example in inputs]

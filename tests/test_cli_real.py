@@ -52,3 +52,4 @@ def test_explain_equals_explain_and_the_lit_salience_model(gemma):
   for method, scores in exp.scores.items():
     np.testing.assert_allclose(scores, lit[method], rtol=1e-6, atol=1e-7)
     assert np.abs(scores[:6]).min() > 0
+

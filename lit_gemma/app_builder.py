@@ -139,7 +139,7 @@ def build_app(config: config_lib.ServerConfig, *,
   )
   app.lms = loaded
   if config.warm_up and datasets:
-    first = next(iter(datasets.values()))
-    app.warm_up_thread = warmup.start(loaded, first.examples,
+    examples = [ex for d in datasets.values() for ex in d.examples]
+    app.warm_up_thread = warmup.start(loaded, examples,
                                       config.max_new_tokens, config.max_length)
   return app

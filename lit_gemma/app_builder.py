@@ -144,8 +144,8 @@ def build_app(config: config_lib.ServerConfig, *,
   )
   app.lms = loaded
   if config.warm_up and datasets:
-    first = next(iter(datasets.values()))
-    app.warm_up_thread = warmup.start(loaded, first.examples,
+    examples = [ex for d in datasets.values() for ex in d.examples]
+    app.warm_up_thread = warmup.start(loaded, examples,
                                       config.max_new_tokens, config.max_length)
   app.column_workers = table_columns.start_workers(
       share_models, datasets, gate, getattr(app, "warm_up_thread", None))

@@ -28,6 +28,7 @@ import sentencepiece
 
 from lit_gemma import chat_formats
 from lit_gemma import errors
+from lit_gemma import warm_gate
 from lit_gemma import sources
 from lit_gemma import tasks
 from lit_gemma import tokens as tokens_lib
@@ -237,7 +238,8 @@ class GemmaLM:
     the tokens after BOS; the scores leave BOS out too."""
     full = [np.concatenate([[0.0], np.asarray(m, np.float32)])
             for m in shown_masks]
-    maps = self.engine.salience(token_ids, full)
+    with warm_gate.request():
+      maps = self.engine.salience(token_ids, full)
     return [{name: scores[1:] for name, scores in m.items()} for m in maps]
 
   def salience_batch(self, requests: Sequence[SalienceRequest],

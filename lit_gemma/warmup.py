@@ -16,8 +16,11 @@ from typing import Any
 
 from absl import logging
 
-# How many sequence-length buckets the background warm-up compiles.
-WARM_UP_BUCKETS = 2
+from lit_gemma import warm_gate
+
+# Warm every bucket the datasets use up to this many tokens (most common
+# first); longer texts compile on their first click.
+WARM_UP_MAX_TOKENS = 1024
 
 
 def lengths_to_warm(lm, examples: Iterable[Mapping[str, Any]],
@@ -36,9 +39,9 @@ def lengths_to_warm(lm, examples: Iterable[Mapping[str, Any]],
     if not target:
       length += max_new_tokens
     length = min(length, max_length)
-    if length >= 3:
+    if 3 <= length <= WARM_UP_MAX_TOKENS:
       counts[buckets.sequence_bucket(length)] += 1
-  return [bucket for bucket, _ in counts.most_common(WARM_UP_BUCKETS)]
+  return [bucket for bucket, _ in counts.most_common()]
 
 
 def warm_up(name: str, lm, lengths: Sequence[int]) -> None:
@@ -47,15 +50,20 @@ def warm_up(name: str, lm, lengths: Sequence[int]) -> None:
   span of the same text. Logs and swallows errors: it is only a speed-up."""
   try:
     filler = lm.encode("a")[-1]
-    for length in lengths:
-      start = time.monotonic()
-      ids = [lm.bos_id] + [filler] * (length - 1)
-      for position in (length - 2, length - 3):  # Shown tokens: no BOS.
-        mask = [0.0] * (length - 1)
-        mask[position] = 1.0
-        lm.salience_ids([ids], [mask])
-      logging.info("lit-gemma: warm-up: %s salience ready for %d-token "
-                   "texts (%.1f s)", name, length, time.monotonic() - start)
+    for width in (1, 20):  # Target buckets 8 then 32, every length first.
+      for length in lengths:
+        if width >= length - 2:
+          continue
+        start = time.monotonic()
+        ids = [lm.bos_id] + [filler] * (length - 1)
+        for end in (length - 1, length - 2):  # Shown tokens: no BOS.
+          mask = [0.0] * (length - 1)
+          mask[end - width:end] = [1.0] * width
+          with warm_gate.unit():  # Yields to requests between units.
+            lm.salience_ids([ids], [mask])
+        logging.info("lit-gemma: warm-up: %s salience ready for %d-token "
+                     "texts, %d-token targets (%.1f s)", name, length, width,
+                     time.monotonic() - start)
   except Exception:  # pylint: disable=broad-except
     logging.exception("lit-gemma: warm-up of %s failed (requests still "
                       "work)", name)

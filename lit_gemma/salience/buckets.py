@@ -14,6 +14,9 @@ import numpy as np
 
 SEQUENCE_BUCKETS = (16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024,
                     1536, 2048, 3072, 4096, 6144, 8192)
+# Past the last bucket, sequences round up to multiples of 2,048 (a 9k-token
+# text pads to 10,240, not 16,384: at most 2,047 wasted positions).
+LONG_STEP = 2048
 TARGET_BUCKETS = (8, 32, 128, 512, 2048, 8192)
 
 
@@ -21,7 +24,7 @@ def _round_up(n: int, buckets: tuple[int, ...]) -> int:
   i = bisect.bisect_left(buckets, max(n, 1))
   if i < len(buckets):
     return buckets[i]
-  step = buckets[-1]
+  step = LONG_STEP if buckets is SEQUENCE_BUCKETS else buckets[-1]
   return -(-n // step) * step
 
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from lit_gemma.salience import buckets
 from lit_gemma.salience import forward as forward_lib
+from lit_gemma.salience import long_text
 from lit_gemma.salience import methods as methods_lib
 from lit_gemma.salience.vjp_layout import VjpLayout
 
@@ -281,6 +282,8 @@ class SalienceEngine:
       self._kept.popitem(last=False)
 
   def _keep(self, ids, kept: _KeptForward) -> None:
+    if long_text.is_long(kept.hidden.shape[1]):
+      return  # The long-text path recomputes on a span change.
     self._kept[ids] = kept
     self._kept.move_to_end(ids)
     while len(self._kept) > 1 and (len(self._kept) > self._kept_texts or
@@ -318,6 +321,21 @@ class SalienceEngine:
 
   def _target_loss(self, params, hidden, token_ids, positions, valid):
     """Sum of -log p(token_t | prefix) over the (padded) target positions."""
+    chunk = long_text.TARGET_CHUNK
+    if positions.shape[0] <= chunk:
+      return self._chunk_loss(params, hidden, token_ids, positions, valid)
+    # [N, V] float32 logits are 1 GiB per 1,000 targets at a 262k vocabulary:
+    # project `chunk` targets at a time, recomputed in the backward pass.
+    pad = -positions.shape[0] % chunk
+    positions = jnp.pad(positions, (0, pad), constant_values=1)
+    valid = jnp.pad(valid, (0, pad))
+    step = jax.checkpoint(
+        lambda p, v: self._chunk_loss(params, hidden, token_ids, p, v))
+    losses = jax.lax.map(lambda pv: step(*pv),
+                         (positions.reshape(-1, chunk), valid.reshape(-1, chunk)))
+    return jnp.sum(losses)
+
+  def _chunk_loss(self, params, hidden, token_ids, positions, valid):
     rows = jnp.take(hidden, positions - 1, axis=0)  # [N, d]
     logits = self.forward.logits(params, rows[None])[0].astype(jnp.float32)
     log_probs = jax.nn.log_softmax(logits, axis=-1)

@@ -16,12 +16,13 @@ the shared contract, the registry `make_forward` dispatches on, and Gemma
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import keras_hub
+
+from lit_gemma.salience import long_text
 
 Params = dict[str, Any]
 Rows = tuple[jax.Array, ...]
@@ -142,13 +143,16 @@ class Forward:
     return self.logits(params, hidden)
 
 
-@functools.partial(jax.checkpoint, static_argnums=(0,),
-                   policy=jax.checkpoint_policies.checkpoint_dots)
-def _block_step(block, trainable, non_trainable, x, padding_mask):
-  """One decoder block, rematerialized apart from its dot products."""
+def _block_impl(block, trainable, non_trainable, x, padding_mask):
+  """One decoder block, rematerialized apart from its dot products (past
+  the long-text threshold, apart from its projections: long_text.py)."""
   out, _ = block.stateless_call(trainable, non_trainable, x,
                                 padding_mask=padding_mask)
   return out
+
+
+_block_step = long_text.checkpoint_by_length(
+    _block_impl, (0,), lambda *args: args[3].shape[1])
 
 
 @register(keras_hub.models.GemmaBackbone, keras_hub.models.Gemma3Backbone)

@@ -18,6 +18,7 @@ import keras
 import keras_hub
 
 from lit_gemma.salience import forward as forward_lib
+from lit_gemma.salience import long_text
 from lit_gemma.salience.forward import Params, Rows
 
 
@@ -93,5 +94,5 @@ def _hidden_impl(forward: Gemma3nForward, params, rows, padding_mask):
                       per_layer)
 
 
-_hidden = jax.checkpoint(_hidden_impl, static_argnums=(0,),
-                         policy=jax.checkpoint_policies.checkpoint_dots)
+_hidden = long_text.checkpoint_by_length(
+    _hidden_impl, (0,), lambda *args: args[2][0].shape[1])

@@ -18,19 +18,17 @@ What differs from Gemma 1-3, read from keras-hub 0.32's `Gemma4Backbone`:
 
 from __future__ import annotations
 
-import functools
 
 import jax
 import jax.numpy as jnp
 import keras_hub
 
 from lit_gemma.salience import forward as forward_lib
+from lit_gemma.salience import long_text
 from lit_gemma.salience.forward import Params, Rows
 
 
-@functools.partial(jax.checkpoint, static_argnums=(0,),
-                   policy=jax.checkpoint_policies.checkpoint_dots)
-def _block_step(block, trainable, non_trainable, x, padding_mask,
+def _block_impl(block, trainable, non_trainable, x, padding_mask,
                 per_layer_input, shared_kv):
   """One decoder block, rematerialized apart from its dot products;
   returns its output and the K/V it computed (or borrowed)."""
@@ -38,6 +36,10 @@ def _block_step(block, trainable, non_trainable, x, padding_mask,
       trainable, non_trainable, x, padding_mask=padding_mask,
       per_layer_input=per_layer_input, shared_kv=shared_kv)
   return out, kv
+
+
+_block_step = long_text.checkpoint_by_length(
+    _block_impl, (0,), lambda *args: args[3].shape[1])
 
 
 @forward_lib.register(keras_hub.models.Gemma4Backbone)

@@ -8,6 +8,8 @@ The server, the notebook and the UI's "load dataset" form all go through
   response  TextSegment, optional; only when the file has it. A non-empty
             response is shown instead of generating one.
   source    CategoryLabel, optional; only when the file has it
+  paired_target, is_preferred, prompt_parts
+            typed as `fields.model_read_spec()` says (read by models)
   others    metadata columns for LIT's data table: numbers present in every
             row -> Scalar; otherwise text: short one-line values ->
             CategoryLabel (filterable), longer ones -> String. Missing values
@@ -143,11 +145,15 @@ def from_rows(rows: Iterable[Row]) -> tuple[list[JsonDict], Spec]:
       for row, example in zip(rows, examples):
         example[field] = _text(row, field)
 
+  fixed = fields.model_read_spec()
   for field in present:
     if field in spec:
       continue
     values = [row.data.get(field) for row in rows]
-    if all(
+    if field in fixed:  # read by a model: its type is the model's
+      spec[field] = fixed[field]
+      values = [templates.to_text(v) for v in values]
+    elif all(
         isinstance(v, (int, float)) and not isinstance(v, bool)
         and math.isfinite(v) for v in values
     ):

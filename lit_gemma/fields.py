@@ -24,6 +24,10 @@ SOURCE = "source"
 TEMPLATE_ID = "template_id"
 # [start, end, label] character spans of a template-rendered prompt (parts.py)
 PROMPT_PARTS = "prompt_parts"
+# A preference datapoint's other response and whether it is the chosen one
+# (tuning_sets.py), read by the scoring model.
+PAIRED_TARGET = "paired_target"
+IS_PREFERRED = "is_preferred"
 PROMPT_EMBEDDINGS = "prompt_embeddings"
 RESPONSE_EMBEDDINGS = "response_embeddings"
 
@@ -46,6 +50,22 @@ def dataset_spec() -> lit_types.Spec:
   return input_spec() | {
       RESPONSE: lit_types.TextSegment(required=False),
       SOURCE: lit_types.CategoryLabel(required=False),
+  }
+
+
+def model_read_spec() -> lit_types.Spec:
+  """Optional dataset fields that lit-gemma's own models read (scoring.py,
+  part_shares.py), typed here once for both sides. LIT serves a model on a
+  dataset only if each such field has exactly the model's input type
+  (`Model.is_compatible_with_dataset`), so these are never inferred from
+  the values (a short response would become a CategoryLabel, a long one a
+  String, and the model would silently drop out of the data table)."""
+  from lit_nlp.api import types as lit_types  # pylint: disable=g-import-not-at-top,redefined-outer-name
+
+  return {
+      PAIRED_TARGET: lit_types.TextSegment(required=False),
+      IS_PREFERRED: lit_types.CategoryLabel(required=False),
+      PROMPT_PARTS: lit_types.String(required=False),
   }
 
 

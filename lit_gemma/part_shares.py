@@ -114,8 +114,9 @@ class PartShareModel(lit_model.Model):
             "text, its few-shot examples and its {{variables}}")
 
   def input_spec(self) -> lit_types.Spec:
+    read = fields.model_read_spec()  # the datasets' type, or LIT hides us
     return fields.input_spec() | {
-        fields.PROMPT_PARTS: lit_types.TextSegment(required=False)}
+        fields.PROMPT_PARTS: read[fields.PROMPT_PARTS]}
 
   def output_spec(self) -> lit_types.Spec:
     return {TEMPLATE: lit_types.Scalar(), EXAMPLES: lit_types.Scalar(),

@@ -26,10 +26,11 @@ from lit_nlp.api import model as lit_model
 from lit_nlp.api import types as lit_types
 
 from lit_gemma import bounded_cache
+from lit_gemma import fields
 from lit_gemma import lm as lm_lib
 
 PROMPT, TARGET = "prompt", "target"
-PAIRED_TARGET, IS_PREFERRED = "paired_target", "is_preferred"
+PAIRED_TARGET, IS_PREFERRED = fields.PAIRED_TARGET, fields.IS_PREFERRED
 OUTPUTS = ("target_loglik", "target_mean_loglik", "target_tokens",
            "preference_margin", "ranks_preferred")
 
@@ -69,12 +70,9 @@ class ScoringModel(lit_model.BatchedModel):
     return f"target log-likelihoods under {source}"
 
   def input_spec(self) -> lit_types.Spec:
-    return {
-        PROMPT: lit_types.TextSegment(),
-        TARGET: lit_types.TextSegment(required=False),
-        PAIRED_TARGET: lit_types.TextSegment(required=False),
-        IS_PREFERRED: lit_types.CategoryLabel(required=False),
-    }
+    read = fields.model_read_spec()  # the datasets' types, or LIT hides us
+    return fields.input_spec() | {
+        PAIRED_TARGET: read[PAIRED_TARGET], IS_PREFERRED: read[IS_PREFERRED]}
 
   def output_spec(self) -> lit_types.Spec:
     return {

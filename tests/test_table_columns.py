@@ -18,6 +18,7 @@ from lit_gemma import lm as lm_lib
 from lit_gemma import part_shares
 from lit_gemma import parts as parts_lib
 from lit_gemma import priority
+from lit_gemma import scoring
 
 TEMPLATE = """\
 - id: capitals
@@ -90,6 +91,8 @@ def _by_hand(lm, prompt, target, prompt_parts):
 def test_part_shares_in_the_table_equal_the_salience_summed_by_hand(
     live, tiny_lm):
   info = ok(live.url, "/get_info")
+  # Served on the template dataset: else the UI never asks for its columns.
+  assert "capitals" in info["models"]["tiny_parts"]["datasets"]
   spec = info["models"]["tiny_parts"]["spec"]["output"]
   assert set(spec) == set(part_shares.OUTPUTS)
   worker = live.app.column_workers[0]
@@ -137,6 +140,8 @@ def test_background_shares_wait_for_foreground_requests(tiny_lm):
 def test_scoring_and_hygiene_columns_through_the_server(live):
   info = ok(live.url, "/get_info")
   assert "tiny_scores" in info["models"]  # selectable: drawn in the table
+  # Served on the preference set: else the UI never asks for its columns.
+  assert "pairs" in info["models"]["tiny_scores"]["datasets"]
   pairs = ok(live.url, "/get_dataset", dataset_name="pairs")
   spec = info["datasets"]["pairs"]["spec"]
   assert set(hygiene_columns.COLUMNS) <= set(spec)
@@ -157,6 +162,27 @@ def test_scoring_and_hygiene_columns_through_the_server(live):
   assert all(p["target_loglik"] < 0 for p in preds)
   assert preds[0]["preference_margin"] == pytest.approx(
       preds[1]["preference_margin"])
+
+
+def test_column_models_are_served_on_long_and_short_texts(tiny_lm, tmp_path):
+  """LIT serves a model on a dataset only if every field the model reads
+  has exactly the model's input type; a metadata column's type follows its
+  values (short text: CategoryLabel, long: String), so the fields the
+  column models read must not."""
+  long_text = "A response long enough to be more than one category. " * 2
+  for name, response in (("short", "No."), ("long", long_text)):
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text(json.dumps({"query": "Why?", "response_1": response,
+                                "response_2": response + " Yes.",
+                                "preferred": 2}) + "\n")
+    assert scoring.ScoringModel(tiny_lm).is_compatible_with_dataset(
+        datasets.load(path)), name
+  for name, text in (("short", "- id: t\n  template: '{{x}}'\n  rows: [{x: a}]\n"),
+                     ("long", TEMPLATE)):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    assert part_shares.PartShareModel(tiny_lm, 256).is_compatible_with_dataset(
+        datasets.load(path)), name
 
 
 def test_hygiene_annotator_finds_the_bundled_planted_cases():

@@ -10,38 +10,43 @@ pick a prompt limit that fits the machine. Each mode gets a default budget
   mode      budget  why
   local     8 GiB   a laptop with 16 GiB shares it with a browser and IDE
   notebook  10 GiB  Colab's free runtime has 12.7 GiB, the kernel the rest
-  team      16 GiB  deploy/cloudrun/deploy.sh's instance (4 vCPU, 16 GiB)
+  team      12 GiB  of deploy/cloudrun/deploy.sh's 16 GiB instance, the
+                    rest for its in-memory file system and the 8 threads'
+                    other requests (measured there at --max_length 1024)
 
 Of a budget B, `HEADROOM` (70%) is planned: the Cloud Run worker measured
 10.5 GiB at peak where its parts add up to about 7.5 GiB (malloc's
 fragmentation, README "Cloud Run"). Planned are, for a model of the
-memory_estimates.py table (the embedded 270M in float32 in brackets):
+memory_estimates.py table (the embedded 270M in float32 in brackets,
+measured by benchmarks/long_prompts.py):
 
-  fixed   weights + RUNTIME_BYTES (Python, compiled programs) [1.0 + 2.5 GiB]
-  cache   CACHE_SHARE of what is left, at most 2 GiB: kept forward passes
-  call    one fresh salience call at L tokens, whichever path it takes:
-          residuals (memory_estimates.activation_bytes: linear per token,
-          plus every layer's scores below long_text.threshold) [short
-          path 846 MiB at 1,024; long path 558 KiB per token, 4.4 GiB at
-          8,192], one layer's scores, softmax and their gradients
-          recomputed (4 x heads x L^2 float32) [1 GiB at 8,192], and a
-          full 512-target chunk of vocabulary logits, softmax and
-          gradient (3 x 512 x V float32) [1.5 GiB]
-  generation  a concurrent generation call of GENERATION_TOKENS (lm.py
-          splits rows so that rows x length stays under it): its KV cache
-          and one layer's prefill scores [0.6 GiB at 8,192]
+  fixed   weights + RUNTIME_BYTES (Python, LIT, compiled programs) [1.0 +
+          2.5 GiB; 2.7 GiB RSS measured once loaded]
+  cache   CACHE_SHARE (25%) of what is left, at most 2 GiB: the kept
+          forward passes of recent texts
+  call    one fresh salience call at L tokens: its residuals
+          (memory_estimates.activation_bytes: linear per token, plus every
+          layer's scores below long_text.threshold) [842 MiB at 1,024;
+          554 KiB per token on the long path, 4.3 GiB at 8,192], one
+          layer's scores, probabilities and their gradient recomputed
+          (3 x heads x L^2 float32) [3 GiB at 8,192], a full 512-target
+          chunk of vocabulary logits, softmax and gradient (3 x 512 x V
+          float32) [1.5 GiB], and the embedding gradients
+  generation  a concurrent generation call of GENERATION_TOKENS rows x
+          length (lm.py splits longer calls): its KV cache and one layer's
+          prefill scores, which keras-hub computes whole [2.6 GiB at 8,192]
 
 and `max_length` is the longest of `LENGTHS` (up to the model's context)
 whose call and generation fit beside fixed and cache, never below 1,024.
-For the embedded model in float32 this gives:
+For the embedded model in float32 (`python -m lit_gemma.memory_budget`):
 
-  local 8 GiB: --max_length 1024, cache 822 MiB
-  notebook 10 GiB: --max_length 2048, cache 1,167 MiB
-  team 16 GiB: --max_length 4096, cache 2,048 MiB
-  32 GiB: --max_length 16384; 64 GiB: 32768 (the 270M's context)
+  local 8 GiB     --max_length 1024, salience cache 537 MiB
+  notebook 10 GiB --max_length 1024, salience cache 896 MiB
+  team 12 GiB     --max_length 1024, salience cache 1254 MiB
+  32 GiB          --max_length 8192;  64 GiB: 16384
 
-(`python -m lit_gemma.memory_budget` prints them; benchmarks/
-long_prompts.py measures the real peaks.) Nothing here imports JAX.
+Past 8k the quadratic terms dominate (one layer's scores: 48 GiB at 32k).
+Nothing here imports JAX.
 """
 
 from __future__ import annotations

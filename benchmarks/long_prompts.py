@@ -156,8 +156,7 @@ def main() -> None:
             f"  done {length} tokens, {target}-token target", flush=True)
   if args.json:
     return
-  header = [k for k in rows[0] if k != "error"] if "error" not in rows[0] \
-      else ["tokens", "target", "error"]
+  header = []
   for row in rows:
     header += [k for k in row if k not in header]
   print(" | ".join(header))

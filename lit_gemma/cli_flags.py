@@ -37,6 +37,7 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS
       max_length=flag_values["max_length"].value,
       max_new_tokens=flag_values["max_new_tokens"].value,
       salience_cache_mb=flag_values["salience_cache_mb"].value,
+      memory_budget_gb=flag_values["memory_budget_gb"].value,
       precision=flag_values["precision"].value,
       distribution=flag_values["distribution"].value,
       data_root=flag_values["data_root"].value or None,
@@ -88,18 +89,26 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
       "generation_batch_size", defaults.generation_batch_size,
       "Most prompts per generation call.", flag_values=flag_values)
   flags.DEFINE_integer(
-      "max_length", defaults.max_length,
+      "max_length", None,
       "Most tokens (prompt + target) a request may have; longer requests are "
-      "refused with the count.", flag_values=flag_values)
+      "refused with the count. Default: what --memory_budget_gb allows "
+      f"({defaults.max_length} for the embedded model locally).",
+      flag_values=flag_values)
   flags.DEFINE_integer(
       "max_new_tokens", defaults.max_new_tokens,
       "Most tokens generated per response.", flag_values=flag_values)
   flags.DEFINE_integer(
-      "salience_cache_mb", defaults.salience_cache_mb,
+      "salience_cache_mb", None,
       "Most memory (MiB) kept for recently clicked texts, so that another "
       "span of one skips the forward pass (up to twice as fast). The newest "
       "text is always kept; the embedded model keeps about 850 MiB for a "
-      "1000-token text.", flag_values=flag_values)
+      "1000-token text (none past 2,048 tokens). Default: what "
+      "--memory_budget_gb allows.", flag_values=flag_values)
+  flags.DEFINE_float(
+      "memory_budget_gb", None,
+      "Memory (GiB) the defaults of --max_length and --salience_cache_mb "
+      "are planned for (default: 8 locally, 12 with --team_mode; see the "
+      "README's \"Long prompts\").", flag_values=flag_values)
   flags.DEFINE_enum(
       "precision", defaults.precision, loading.PRECISIONS, "Model weights precision.",
       flag_values=flag_values)

@@ -19,6 +19,7 @@ from lit_gemma import distribution as distribution_lib
 from lit_gemma import errors
 from lit_gemma import layouts
 from lit_gemma import loading
+from lit_gemma import memory_budget
 from lit_gemma import name_pairs
 from lit_gemma import team
 
@@ -53,11 +54,15 @@ class ServerConfig:
       LIT tokenizer and salience models).
     generation_batch_size: most prompts per compiled generation call
       (decoding is memory-bound, so more rows cost little).
-    max_length: most tokens (prompt + target) a request may have.
+    max_length: most tokens (prompt + target) a request may have (None:
+      what `memory_budget_gb` allows, see memory_budget.py).
     max_new_tokens: most tokens generated per response.
     salience_cache_mb: most memory (MiB) the salience engine keeps for
       recently clicked texts, so that another span of one skips the forward
-      pass (see salience/engine.py).
+      pass (see salience/engine.py; None: from `memory_budget_gb`).
+    memory_budget_gb: the memory (GiB) the defaults of max_length and
+      salience_cache_mb are planned for (None: the mode's, 8 locally, 12
+      in team mode; memory_budget.py).
     precision: "float32" or "bfloat16".
     distribution: "none", or "model_parallel[:N]": weights split over N
       devices (see distribution.py).
@@ -90,9 +95,10 @@ class ServerConfig:
   max_examples: int | None = None
   batch_size: int = 8
   generation_batch_size: int = 16
-  max_length: int = loading.DEFAULT_MAX_LENGTH
+  max_length: int | None = None
   max_new_tokens: int = 64
-  salience_cache_mb: int = 2048
+  salience_cache_mb: int | None = None
+  memory_budget_gb: float | None = None
   precision: str = "float32"
   distribution: str = "none"
   data_root: str | None = None
@@ -116,7 +122,23 @@ class ServerConfig:
     if self.datasets is not None:
       object.__setattr__(self, "datasets",
                          tuple(tuple(d) for d in self.datasets))
+    self._plan_memory()
     self._check()
+
+  def _plan_memory(self) -> None:
+    """Fills max_length and salience_cache_mb left unset from the budget."""
+    budget = self.memory_budget_gb
+    if budget is not None:
+      memory_budget.check_budget(budget)
+    if self.max_length is not None and self.salience_cache_mb is not None:
+      return
+    plan = memory_budget.plan(
+        "team" if self.team_mode else "local", budget,
+        tuple(str(m[-1]) for m in self.models if m), self.precision)
+    if self.max_length is None:
+      object.__setattr__(self, "max_length", plan.max_length)
+    if self.salience_cache_mb is None:
+      object.__setattr__(self, "salience_cache_mb", plan.salience_cache_mb)
 
   def _check(self) -> None:
     if not self.models:

@@ -28,6 +28,7 @@ import sentencepiece
 
 from lit_gemma import chat_formats
 from lit_gemma import errors
+from lit_gemma import memory_budget
 from lit_gemma import warm_gate
 from lit_gemma import sources
 from lit_gemma import tasks
@@ -45,6 +46,10 @@ END_OF_TURN_PIECES = (END_OF_TURN, "<turn|>")
 # 262k-row output projection is read once per step, whatever the rows), so
 # more rows cost little until compute dominates.
 GENERATION_ROWS = (1, 4, 16)
+# Most rows x padded length per generation call: keras-hub's prefill holds
+# one layer's [rows, heads, T, T] scores, so long prompts go fewer at a time
+# (16 rows of today's 1,024 tokens still go together).
+GENERATION_TOKENS = memory_budget.GENERATION_TOKENS
 Span = tuple[int, int]
 
 
@@ -290,19 +295,34 @@ class GemmaLM:
     """
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     results: list[list[int]] = [[] for _ in prompts]
-    most = self.generation_rows
-    for start in range(0, len(order), most):
-      chunk = order[start : start + most]
-      for i, ids in zip(chunk, self._generate_rows(
-          [prompts[i] for i in chunk], max_new_tokens)):
-        results[i] = ids
+    chunk: list[int] = []
+    for n, i in enumerate(order):
+      chunk.append(i)
+      following = order[n + 1] if n + 1 < len(order) else None
+      if following is None or not self._fits(
+          [*chunk, following], prompts, max_new_tokens):
+        for j, ids in zip(chunk, self._generate_rows(
+            [prompts[j] for j in chunk], max_new_tokens)):
+          results[j] = ids
+        chunk = []
     return results
+
+  def _rows_for(self, count: int) -> int:
+    """Rows of the compiled call that generates `count` prompts."""
+    return next((r for r in sorted({*GENERATION_ROWS, self.generation_rows})
+                 if r >= count), count)
+
+  def _fits(self, chunk, prompts, max_new_tokens: int) -> bool:
+    """Whether `chunk` (ascending length) goes in one generation call."""
+    if len(chunk) > self.generation_rows:
+      return False
+    length = buckets.sequence_bucket(len(prompts[chunk[-1]]) + max_new_tokens)
+    return self._rows_for(len(chunk)) * length <= GENERATION_TOKENS
 
   def _generate_rows(self, prompts, max_new_tokens: int) -> list[list[int]]:
     longest = max(len(p) for p in prompts)
     length = buckets.sequence_bucket(longest + max_new_tokens)
-    rows = next(r for r in sorted({*GENERATION_ROWS, self.generation_rows})
-                if r >= len(prompts))
+    rows = self._rows_for(len(prompts))
     token_ids, padding = buckets.pad_rows(prompts, rows, length, self.pad_id)
     with self._lock:
       if self._generate_max_new != max_new_tokens:

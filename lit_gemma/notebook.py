@@ -35,6 +35,7 @@ from lit_gemma import datasets as datasets_lib
 from lit_gemma import distribution as distribution_lib
 from lit_gemma import errors
 from lit_gemma import loading
+from lit_gemma import memory_budget
 from lit_gemma import native_logs
 from lit_gemma import serving
 
@@ -241,7 +242,15 @@ def config(models=None, datasets=None, *, lms: Mapping[str, Any] | None = None,
   if datasets is not None:
     settings["datasets"] = _pairs(datasets, "datasets")
   settings.setdefault("port", 0)
-  return config_lib.ServerConfig(models=_pairs(models, "models"), **settings)
+  models = _pairs(models, "models")
+  if not settings.get("team_mode"):  # A notebook's own memory budget.
+    plan = memory_budget.plan(
+        "notebook", settings.get("memory_budget_gb"),
+        tuple(source for _, source in models),
+        settings.get("precision", "float32"))
+    settings.setdefault("max_length", plan.max_length)
+    settings.setdefault("salience_cache_mb", plan.salience_cache_mb)
+  return config_lib.ServerConfig(models=models, **settings)
 
 
 def show(models=None, datasets=None, *, lms: Mapping[str, Any] | None = None,

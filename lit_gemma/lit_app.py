@@ -114,8 +114,11 @@ class LitGemmaApp(internals.LitAppHooks):
     super().__init__(*args, prediction_store=self.preds_store, **kw)
 
   def ready(self) -> bool:
-    """Whether the background warm-up (if any) is done."""
-    return self.warm_up_thread is None or not self.warm_up_thread.is_alive()
+    """Whether the warm-up's first phase (if any) is done: the buckets a
+    first click most likely needs (the rest warms while the UI is usable)."""
+    thread = self.warm_up_thread
+    return (thread is None or not thread.is_alive()
+            or thread.first_ready.is_set())
 
   def max_request_inputs(self) -> int:
     """The most inputs a request may have: never fewer than the largest

@@ -83,7 +83,7 @@ class StartingApp:
       return False
     warm_up = getattr(self.app, "warm_up_thread", None)
     if warm_up is not None:
-      warm_up.join(timeout)
+      warm_up.first_ready.wait(timeout)
     return self.health()[0] == 200
 
   def __call__(self, environ, start_response):

@@ -1,6 +1,12 @@
 """Warm-up: compile the salience programs a first click will need, in the
 background, so that the first click on a bundled example is fast.
 
+Two phases: the two most common buckets with the narrowest target first
+(the server reports ready, /health 200, once they are done: what a first
+click most likely needs, and as long a start as before), then every other
+bucket the datasets use, at target widths 8 and 32, while the UI is already
+usable; each unit yields to requests (`warm_gate`).
+
 Owned by the model layer: it knows the loaded models and the texts they will
 be asked about (the datasets), and it goes through `GemmaLM.salience_ids`,
 the same path (and BOS rule) as every click.
@@ -21,6 +27,20 @@ from lit_gemma import warm_gate
 # Warm every bucket the datasets use up to this many tokens (most common
 # first); longer texts compile on their first click.
 WARM_UP_MAX_TOKENS = 1024
+# Buckets warmed before the server reports ready (the most common ones).
+FIRST_PHASE_BUCKETS = 2
+# Target widths (tokens) warmed: buckets 8 then 32. The first phase warms
+# only the first.
+WIDTHS = (1, 20)
+
+
+class WarmUpThread(threading.Thread):
+  """The warm-up's thread; `first_ready` is set when the first phase is
+  done (or failed), which is when the server reports ready."""
+
+  def __init__(self, target):
+    super().__init__(target=target, name="lit-gemma-warm-up", daemon=True)
+    self.first_ready = threading.Event()
 
 
 def lengths_to_warm(lm, examples: Iterable[Mapping[str, Any]],
@@ -44,15 +64,17 @@ def lengths_to_warm(lm, examples: Iterable[Mapping[str, Any]],
   return [bucket for bucket, _ in counts.most_common()]
 
 
-def warm_up(name: str, lm, lengths: Sequence[int]) -> None:
+def warm_up(name: str, lm, lengths: Sequence[int],
+            widths: Sequence[int] = WIDTHS,
+            skip: frozenset[tuple[int, int]] = frozenset()) -> None:
   """Compiles (or loads from JAX's disk cache) the salience programs a
   first click on a text of each length uses: a fresh text, then another
   span of the same text. Logs and swallows errors: it is only a speed-up."""
   try:
     filler = lm.encode("a")[-1]
-    for width in (1, 20):  # Target buckets 8 then 32, every length first.
+    for width in widths:  # Target buckets 8 then 32, every length first.
       for length in lengths:
-        if width >= length - 2:
+        if width >= length - 2 or (length, width) in skip:
           continue
         start = time.monotonic()
         ids = [lm.bos_id] + [filler] * (length - 1)
@@ -70,7 +92,7 @@ def warm_up(name: str, lm, lengths: Sequence[int]) -> None:
 
 
 def start(lms: Mapping[str, Any], examples: Sequence[Mapping[str, Any]],
-          max_new_tokens: int, max_length: int) -> threading.Thread:
+          max_new_tokens: int, max_length: int) -> WarmUpThread:
   """Warms every distinct model on a background thread (started)."""
   jobs, seen = [], set()
   for name, lm in lms.items():  # Models sharing a source warm once.
@@ -81,11 +103,19 @@ def start(lms: Mapping[str, Any], examples: Sequence[Mapping[str, Any]],
 
   def warm_up_all():
     begin = time.monotonic()
-    for job in jobs:
-      warm_up(*job)
+    first = {(length, WIDTHS[0]) for _, _, lengths in jobs
+             for length in lengths[:FIRST_PHASE_BUCKETS]}
+    try:
+      for name, lm, lengths in jobs:
+        warm_up(name, lm, lengths[:FIRST_PHASE_BUCKETS], WIDTHS[:1])
+    finally:
+      thread.first_ready.set()
+    logging.info("lit-gemma: warm-up: ready (%.1f s); the other buckets "
+                 "follow", time.monotonic() - begin)
+    for name, lm, lengths in jobs:
+      warm_up(name, lm, lengths, WIDTHS, skip=frozenset(first))
     logging.info("lit-gemma: warm-up done (%.1f s)", time.monotonic() - begin)
 
-  thread = threading.Thread(target=warm_up_all, name="lit-gemma-warm-up",
-                            daemon=True)
+  thread = WarmUpThread(warm_up_all)
   thread.start()
   return thread

@@ -9,6 +9,7 @@ The hygiene columns are dataset fields, shown at once. A model's columns
 1.3 lists every model-output column unticked under the data table's
 "Columns" menu: the tests tick them, as a user does."""
 
+import contextlib
 import json
 import os
 import pathlib
@@ -63,7 +64,10 @@ def _headers_and_cells(page):
           table.locator("td").evaluate_all("e => e.map(x => x.innerText)"))
 
 
-def _open(columns_url, query):
+@contextlib.contextmanager
+def _opened(columns_url, query, screenshot):
+  """LIT's page at `query`, saved to `screenshot` once the test's checks
+  pass, then closed."""
   from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
   playwright = sync_playwright().start()
   browser = playwright.chromium.launch(executable_path=test_browser.CHROMIUM,
@@ -72,8 +76,14 @@ def _open(columns_url, query):
   page.route("**/*", lambda route: route.continue_()
              if route.request.url.startswith(columns_url)
              and route.request.resource_type != "font" else route.abort())
-  page.goto(f"{columns_url}/?{query}")
-  return playwright, browser, page
+  try:
+    page.goto(f"{columns_url}/?{query}")
+    yield page
+    test_browser.ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(test_browser.ARTIFACTS / screenshot))
+  finally:
+    browser.close()
+    playwright.stop()
 
 
 def _rows(headers, cells):
@@ -118,39 +128,26 @@ def _wait_for(page, wanted, seconds=240):
 
 
 def test_hygiene_columns_show_in_the_data_table(columns_url):
-  playwright, browser, page = _open(columns_url, "dataset=pairs")
-  try:
+  with _opened(columns_url, "dataset=pairs", "columns-hygiene.png") as page:
     # The column headers (cell values: the table renders them lazily, and
     # test_table_columns.py checks them through /get_dataset).
     _wait_for(page, HYGIENE)
-    test_browser.ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(test_browser.ARTIFACTS / "columns-hygiene.png"))
-  finally:
-    browser.close()
-    playwright.stop()
 
 
 def test_scoring_columns_show_in_the_data_table(columns_url):
-  playwright, browser, page = _open(
-      columns_url, "models=tiny,tiny_scores&dataset=pairs")
-  try:
+  with _opened(columns_url, "models=tiny,tiny_scores&dataset=pairs",
+               "columns-pairs.png") as page:
     names = [f"tiny_scores:{n}" for n in SCORES]
     headers, cells = _show_model_columns(page, names)
     column = headers.index(names[0])
     rows = _rows(headers, cells)
     assert len(rows) == 6, rows  # two datapoints per preference pair
     assert all(float(r[column]) < 0 for r in rows), rows  # log-likelihoods
-    test_browser.ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(test_browser.ARTIFACTS / "columns-pairs.png"))
-  finally:
-    browser.close()
-    playwright.stop()
 
 
 def test_part_share_columns_show_in_the_data_table(columns_url):
-  playwright, browser, page = _open(
-      columns_url, "models=tiny,tiny_parts&dataset=capitals")
-  try:
+  with _opened(columns_url, "models=tiny,tiny_parts&dataset=capitals",
+               "columns-parts.png") as page:
     # LIT's data table draws Scalar outputs, not CategoryLabel ones such
     # as `top_part`.
     names = [f"tiny_parts:{n}" for n in part_shares.OUTPUTS[:3]]
@@ -162,8 +159,3 @@ def test_part_share_columns_show_in_the_data_table(columns_url):
       shares = [float(row[c]) for c in columns]
       assert all(0 < x < 1 for x in shares), rows
       assert sum(shares) == pytest.approx(1, abs=0.01), rows
-    test_browser.ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(test_browser.ARTIFACTS / "columns-parts.png"))
-  finally:
-    browser.close()
-    playwright.stop()

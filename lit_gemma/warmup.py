@@ -17,6 +17,7 @@ from typing import Any
 from absl import logging
 
 from lit_gemma import warm_gate
+from lit_gemma.salience import compilation
 
 # Warm every bucket the datasets use up to this many tokens (most common
 # first); longer texts compile on their first click.
@@ -44,10 +45,12 @@ def lengths_to_warm(lm, examples: Iterable[Mapping[str, Any]],
   return [bucket for bucket, _ in counts.most_common()]
 
 
-def warm_up(name: str, lm, lengths: Sequence[int]) -> None:
+def warm_up(name: str, lm, lengths: Sequence[int]) -> int:
   """Compiles (or loads from JAX's disk cache) the salience programs a
   first click on a text of each length uses: a fresh text, then another
-  span of the same text. Logs and swallows errors: it is only a speed-up."""
+  span of the same text; returns the (length, target width) buckets made
+  ready. Logs and swallows errors: it is only a speed-up."""
+  ready = 0
   try:
     filler = lm.encode("a")[-1]
     for width in (1, 20):  # Target buckets 8 then 32, every length first.
@@ -64,9 +67,11 @@ def warm_up(name: str, lm, lengths: Sequence[int]) -> None:
         logging.info("lit-gemma: warm-up: %s salience ready for %d-token "
                      "texts, %d-token targets (%.1f s)", name, length, width,
                      time.monotonic() - start)
+        ready += 1
   except Exception:  # pylint: disable=broad-except
     logging.exception("lit-gemma: warm-up of %s failed (requests still "
                       "work)", name)
+  return ready
 
 
 def start(lms: Mapping[str, Any], examples: Sequence[Mapping[str, Any]],
@@ -81,9 +86,11 @@ def start(lms: Mapping[str, Any], examples: Sequence[Mapping[str, Any]],
 
   def warm_up_all():
     begin = time.monotonic()
-    for job in jobs:
-      warm_up(*job)
-    logging.info("lit-gemma: warm-up done (%.1f s)", time.monotonic() - begin)
+    ready = sum(warm_up(*job) for job in jobs)
+    # Tests and benchmarks wait for this line.
+    logging.info("lit-gemma: warm-up done: %d buckets in %.1f s (%d programs "
+                 "compiled so far)", ready, time.monotonic() - begin,
+                 compilation.lowerings())
 
   thread = threading.Thread(target=warm_up_all, name="lit-gemma-warm-up",
                             daemon=True)

@@ -184,14 +184,16 @@ def _measure_salience(server: Server, dataset_name: str, repeats: int
 BROWSER_ROWS = (0, 8)
 
 
-def _browser(models: pathlib.Path, dataset: str, fresh_jax_cache: bool
-             ) -> None:
+def _browser(models: pathlib.Path, dataset: str, fresh_jax_cache: bool,
+             rows: tuple[int, ...], max_examples: int | None) -> None:
   """First visit and first clicks in Chromium (see the module's doc)."""
   sys.path.insert(0, str(ROOT / "tests"))
   import test_first_click as clicks  # pylint: disable=g-import-not-at-top
   from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
 
   examples = datasets_lib.load(dataset.partition(":")[2]).examples
+  examples = examples[:max_examples] if max_examples else examples
+  flags = [f"--max_examples={max_examples}"] if max_examples else []
   with tempfile.TemporaryDirectory(prefix="lit-gemma-bench-") as tmp:
     cache = pathlib.Path(tmp) / "cache"
     cache.mkdir()
@@ -201,7 +203,7 @@ def _browser(models: pathlib.Path, dataset: str, fresh_jax_cache: bool
       (cache / "jax").symlink_to(paths.jax_cache_dir(),
                                  target_is_directory=True)
     log = pathlib.Path(tmp) / "server.log"
-    server = Server(cache, dataset, log)
+    server = Server(cache, dataset, log, *flags)
     try:
       info = server.seconds_to_info()
       with sync_playwright() as playwright:
@@ -221,7 +223,7 @@ def _browser(models: pathlib.Path, dataset: str, fresh_jax_cache: bool
                 f"({time.monotonic() - server.start:.1f} s after start)",
                 flush=True)
           targets = [ex["target"] for ex in examples]
-          for click in clicks.first_clicks(page, log, targets, BROWSER_ROWS):
+          for click in clicks.first_clicks(page, log, targets, rows):
             print(f"first click on row {click['row']}: "
                   f"{click['seconds']:.2f} s from click to drawn salience; "
                   f"{click['compiled']} programs compiled (server: "
@@ -248,6 +250,11 @@ def main() -> None:
   parser.add_argument("--fresh_jax_cache", action="store_true",
                       help="with --browser: an empty JAX compilation cache "
                       "(default: the user's)")
+  parser.add_argument("--rows", default=",".join(map(str, BROWSER_ROWS)),
+                      help="with --browser: the rows clicked (comma-separated;"
+                      " default: two length buckets of fewshot_mistakes)")
+  parser.add_argument("--max_examples", type=int,
+                      help="with --browser: serve only this many examples")
   args = parser.parse_args()
 
   models = paths.models_dir()
@@ -256,7 +263,8 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "lit_gemma.prepare"], check=True,
                    cwd=ROOT)
   if args.browser:
-    _browser(models, args.dataset, args.fresh_jax_cache)
+    _browser(models, args.dataset, args.fresh_jax_cache,
+             tuple(int(r) for r in args.rows.split(",")), args.max_examples)
     return
   name = args.dataset.partition(":")[0]
   datasets = f"{args.dataset},{args.salience_dataset}"

@@ -243,9 +243,10 @@ class GemmaLM:
     with warm_gate.request(), contextlib.ExitStack() as stack:
       if not warm_gate.in_warm_up():  # One line per request.
         lengths = sorted({len(ids) for ids in token_ids})
+        padded = sorted({buckets.sequence_bucket(n) for n in lengths})
         stack.enter_context(compilation.logged(
             f"salience of {len(token_ids)} text(s) of {lengths} tokens, "
-            f"bucket(s) {sorted({buckets.sequence_bucket(n) for n in lengths})}"))
+            f"bucket(s) {padded}"))
       maps = self.engine.salience(token_ids, full)
     return [{name: scores[1:] for name, scores in m.items()} for m in maps]
 

@@ -13,7 +13,17 @@ and the first click on a new text; median of --repeats.
 
 Goals (issue 4): warm start <= 30 s; warm salience request <= 1.2 s.
 
+With --browser (issue 13), instead: the server over --dataset (the
+page's first set, fewshot_mistakes, by default), driven in headless
+Chromium: seconds from opening the
+page to a data table with every response filled in (first visit, empty
+response cache), then, once the log says the warm-up is done, seconds from
+a click on a target word to drawn salience for two examples in different
+length buckets, and the programs the server compiled for each (goal: 2 s,
+0 programs).
+
   python benchmarks/server.py [--dataset NAME:PATH] [--repeats 7]
+  python benchmarks/server.py --browser [--fresh_jax_cache]
 
 Runs on a private cache root; only the converted model is linked from the
 user's cache (converted first if missing).
@@ -65,14 +75,15 @@ def _post(url: str, endpoint: str, body, **params):
 class Server:
   """`python launch.py ...` in a subprocess, timed from its start."""
 
-  def __init__(self, cache: pathlib.Path, dataset: str, log: pathlib.Path):
+  def __init__(self, cache: pathlib.Path, dataset: str, log: pathlib.Path,
+               *flags: str):
     self.port = _free_port()
     self.url = f"http://127.0.0.1:{self.port}"
     self.start = time.monotonic()
     with open(log, "w") as out:
       self.process = subprocess.Popen(
           [sys.executable, str(ROOT / "launch.py"), "--models=gemma:embedded",
-           f"--datasets={dataset}", f"--port={self.port}"],
+           f"--datasets={dataset}", f"--port={self.port}", *flags],
           stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
           env=dict(os.environ, LIT_GEMMA_CACHE=str(cache)))
     self.log = log
@@ -168,6 +179,62 @@ def _measure_salience(server: Server, dataset_name: str, repeats: int
           f"{len(news)}, min {min(news):.2f})")
 
 
+# Rows of --dataset clicked in --browser; in fewshot_mistakes
+# about 101 and 60 tokens with their targets (buckets 128 and 64).
+BROWSER_ROWS = (0, 8)
+
+
+def _browser(models: pathlib.Path, dataset: str, fresh_jax_cache: bool,
+             rows: tuple[int, ...], max_examples: int | None) -> None:
+  """First visit and first clicks in Chromium (see the module's doc)."""
+  sys.path.insert(0, str(ROOT / "tests"))
+  import test_first_click as clicks  # pylint: disable=g-import-not-at-top
+  from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
+
+  examples = datasets_lib.load(dataset.partition(":")[2]).examples
+  examples = examples[:max_examples] if max_examples else examples
+  flags = [f"--max_examples={max_examples}"] if max_examples else []
+  with tempfile.TemporaryDirectory(prefix="lit-gemma-bench-") as tmp:
+    cache = pathlib.Path(tmp) / "cache"
+    cache.mkdir()
+    (cache / "models").symlink_to(models, target_is_directory=True)
+    if not fresh_jax_cache:
+      paths.jax_cache_dir().mkdir(parents=True, exist_ok=True)
+      (cache / "jax").symlink_to(paths.jax_cache_dir(),
+                                 target_is_directory=True)
+    log = pathlib.Path(tmp) / "server.log"
+    server = Server(cache, dataset, log, *flags)
+    try:
+      info = server.seconds_to_info()
+      with sync_playwright() as playwright:
+        chromium, page = clicks.open_page(playwright, server.url)
+        try:
+          opened = time.monotonic() - server.start
+          table, responses = clicks.seconds_to_table(page, server.url,
+                                                     len(examples))
+          print(f"first visit (JAX cache "
+                f"{'empty' if fresh_jax_cache else 'the user s'}, response "
+                f"cache empty): /get_info after {info:.1f} s; page opened at "
+                f"{opened:.1f} s; data table with {len(examples)} rows "
+                f"{table:.1f} s later, generated responses {responses:.1f} s "
+                f"later", flush=True)
+          buckets, seconds = clicks.wait_for_warm_up(log)
+          print(f"warm-up done: {buckets} buckets in {seconds:.1f} s "
+                f"({time.monotonic() - server.start:.1f} s after start)",
+                flush=True)
+          targets = [ex["target"] for ex in examples]
+          for click in clicks.first_clicks(page, log, targets, rows):
+            print(f"first click on row {click['row']}: "
+                  f"{click['seconds']:.2f} s from click to drawn salience; "
+                  f"{click['compiled']} programs compiled (server: "
+                  f"{', '.join(f'{s:.2f} s' for s, _ in click['requests'])})",
+                  flush=True)
+        finally:
+          chromium.close()
+    finally:
+      server.stop()
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--dataset", default=datasets_lib.DEFAULT_DATASETS[0],
@@ -178,6 +245,16 @@ def main() -> None:
                       "summarization.yaml",
                       help="NAME:PATH holding a ~128-token example")
   parser.add_argument("--repeats", type=int, default=7)
+  parser.add_argument("--browser", action="store_true",
+                      help="first visit and first clicks in Chromium")
+  parser.add_argument("--fresh_jax_cache", action="store_true",
+                      help="with --browser: an empty JAX compilation cache "
+                      "(default: the user's)")
+  parser.add_argument("--rows", default=",".join(map(str, BROWSER_ROWS)),
+                      help="with --browser: the rows clicked (comma-separated;"
+                      " default: two length buckets of fewshot_mistakes)")
+  parser.add_argument("--max_examples", type=int,
+                      help="with --browser: serve only this many examples")
   args = parser.parse_args()
 
   models = paths.models_dir()
@@ -185,6 +262,10 @@ def main() -> None:
     print("converting the embedded model first (once)...", flush=True)
     subprocess.run([sys.executable, "-m", "lit_gemma.prepare"], check=True,
                    cwd=ROOT)
+  if args.browser:
+    _browser(models, args.dataset, args.fresh_jax_cache,
+             tuple(int(r) for r in args.rows.split(",")), args.max_examples)
+    return
   name = args.dataset.partition(":")[0]
   datasets = f"{args.dataset},{args.salience_dataset}"
   print(f"machine: {os.cpu_count()} CPUs, load average "

@@ -16,6 +16,7 @@ compiles anything.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ from lit_gemma import sources
 from lit_gemma import tasks
 from lit_gemma import tokens as tokens_lib
 from lit_gemma.salience import buckets
+from lit_gemma.salience import compilation
 from lit_gemma.salience import engine as engine_lib
 from lit_gemma.salience import log_probs as log_probs_lib
 
@@ -243,7 +245,13 @@ class GemmaLM:
     the tokens after BOS; the scores leave BOS out too."""
     full = [np.concatenate([[0.0], np.asarray(m, np.float32)])
             for m in shown_masks]
-    with warm_gate.request():
+    with warm_gate.request(), contextlib.ExitStack() as stack:
+      if not warm_gate.in_warm_up():  # One line per request.
+        lengths = sorted({len(ids) for ids in token_ids})
+        padded = sorted({buckets.sequence_bucket(n) for n in lengths})
+        stack.enter_context(compilation.logged(
+            f"salience of {len(token_ids)} text(s) of {lengths} tokens, "
+            f"bucket(s) {padded}"))
       maps = self.engine.salience(token_ids, full)
     return [{name: scores[1:] for name, scores in m.items()} for m in maps]
 

@@ -23,6 +23,7 @@ from typing import Any
 from absl import logging
 
 from lit_gemma import warm_gate
+from lit_gemma.salience import compilation
 
 # Warm every bucket the datasets use up to this many tokens (most common
 # first); longer texts compile on their first click.
@@ -66,10 +67,12 @@ def lengths_to_warm(lm, examples: Iterable[Mapping[str, Any]],
 
 def warm_up(name: str, lm, lengths: Sequence[int],
             widths: Sequence[int] = WIDTHS,
-            skip: frozenset[tuple[int, int]] = frozenset()) -> None:
+            skip: frozenset[tuple[int, int]] = frozenset()) -> int:
   """Compiles (or loads from JAX's disk cache) the salience programs a
   first click on a text of each length uses: a fresh text, then another
-  span of the same text. Logs and swallows errors: it is only a speed-up."""
+  span of the same text; returns the (length, target width) buckets made
+  ready. Logs and swallows errors: it is only a speed-up."""
+  ready = 0
   try:
     filler = lm.encode("a")[-1]
     for width in widths:  # Target buckets 8 then 32, every length first.
@@ -86,9 +89,11 @@ def warm_up(name: str, lm, lengths: Sequence[int],
         logging.info("lit-gemma: warm-up: %s salience ready for %d-token "
                      "texts, %d-token targets (%.1f s)", name, length, width,
                      time.monotonic() - start)
+        ready += 1
   except Exception:  # pylint: disable=broad-except
     logging.exception("lit-gemma: warm-up of %s failed (requests still "
                       "work)", name)
+  return ready
 
 
 def start(lms: Mapping[str, Any], examples: Sequence[Mapping[str, Any]],
@@ -105,16 +110,20 @@ def start(lms: Mapping[str, Any], examples: Sequence[Mapping[str, Any]],
     begin = time.monotonic()
     first = {(length, WIDTHS[0]) for _, _, lengths in jobs
              for length in lengths[:FIRST_PHASE_BUCKETS]}
+    ready = 0
     try:
       for name, lm, lengths in jobs:
-        warm_up(name, lm, lengths[:FIRST_PHASE_BUCKETS], WIDTHS[:1])
+        ready += warm_up(name, lm, lengths[:FIRST_PHASE_BUCKETS], WIDTHS[:1])
     finally:
       thread.first_ready.set()
     logging.info("lit-gemma: warm-up: ready (%.1f s); the other buckets "
                  "follow", time.monotonic() - begin)
     for name, lm, lengths in jobs:
-      warm_up(name, lm, lengths, WIDTHS, skip=frozenset(first))
-    logging.info("lit-gemma: warm-up done (%.1f s)", time.monotonic() - begin)
+      ready += warm_up(name, lm, lengths, WIDTHS, skip=frozenset(first))
+    # Tests and benchmarks wait for this line.
+    logging.info("lit-gemma: warm-up done: %d buckets in %.1f s (%d programs "
+                 "compiled so far)", ready, time.monotonic() - begin,
+                 compilation.lowerings())
 
   thread = WarmUpThread(warm_up_all)
   thread.start()

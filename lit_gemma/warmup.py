@@ -114,10 +114,10 @@ def start(lms: Mapping[str, Any], examples: Sequence[Mapping[str, Any]],
     try:
       for name, lm, lengths in jobs:
         ready += warm_up(name, lm, lengths[:FIRST_PHASE_BUCKETS], WIDTHS[:1])
+      logging.info("lit-gemma: warm-up: ready (%.1f s); the other buckets "
+                   "follow", time.monotonic() - begin)
     finally:
       thread.first_ready.set()
-    logging.info("lit-gemma: warm-up: ready (%.1f s); the other buckets "
-                 "follow", time.monotonic() - begin)
     for name, lm, lengths in jobs:
       ready += warm_up(name, lm, lengths, WIDTHS, skip=frozenset(first))
     # Tests and benchmarks wait for this line.

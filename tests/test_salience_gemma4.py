@@ -53,7 +53,7 @@ def _plain_blocks():
   """Runs the forward pass without rematerialization, so that values inside
   keras-hub's layers are concrete when nothing is traced."""
   with pytest.MonkeyPatch.context() as patch:
-    patch.setattr(gemma4, "_block_step", gemma4._block_step.__wrapped__)
+    patch.setattr(gemma4, "_block_step", gemma4._block_impl)
     patch.setattr(gemma3n, "_hidden", gemma3n._hidden_impl)
     yield
 
@@ -176,9 +176,8 @@ def test_greedy_generation_equals_keras_hubs_generate(name):
   ids = lm.encode(prompt)
   new = lm.generate_ids([ids], 10)[0]
   assert len(new) >= 3
-  expected = causal_lm.generate(prompt, max_length=len(ids) + 10,
-                                stop_token_ids=list(lm.stop_ids))
-  assert prompt + lm.decode(new) == expected
+  # keras-hub's own greedy path, fed token ids (its task has no
+  # preprocessor: no TensorFlow): its cached decoding's logits and argmax.
   logits = lm.engine.logits(ids + new)[len(ids) - 1 : -1]
   cached = tiny_gemma4.cached_decode_logits(causal_lm, ids, new)
   assert cached.shape == logits.shape

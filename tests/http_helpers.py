@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -68,3 +70,13 @@ def wait_for_info(url: str, process, log, seconds: float = 180) -> dict:
     except (urllib.error.URLError, ConnectionError):
       assert time.monotonic() < deadline, log.read_text()
       time.sleep(0.5)
+
+
+def stop_server(process) -> None:
+  """Stops a launched server: SIGTERM, then a kill after 60 s."""
+  process.send_signal(signal.SIGTERM)
+  try:
+    process.wait(timeout=60)
+  except subprocess.TimeoutExpired:
+    process.kill()
+    process.wait()

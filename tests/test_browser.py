@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import signal
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import urllib.request
 
 import pytest
 
+import http_helpers
 from http_helpers import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.real_model]
@@ -104,12 +104,7 @@ def server_url(tmp_path_factory):
         time.sleep(1)
     yield url
   finally:
-    process.send_signal(signal.SIGTERM)
-    try:
-      process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-      process.kill()
-      process.wait()
+    http_helpers.stop_server(process)
 
 
 @pytest.fixture

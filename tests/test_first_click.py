@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import pathlib
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import urllib.error
 
 import pytest
 
+import http_helpers
 from http_helpers import free_port
 import test_browser as browser
 
@@ -66,13 +66,7 @@ def start_server(cache: pathlib.Path, log_path: pathlib.Path,
       time.sleep(0.2)
 
 
-def stop_server(process) -> None:
-  process.send_signal(signal.SIGTERM)
-  try:
-    process.wait(timeout=60)
-  except subprocess.TimeoutExpired:
-    process.kill()
-    process.wait()
+stop_server = http_helpers.stop_server
 
 
 def wait_for_warm_up(log_path: pathlib.Path, timeout: float = 1800

@@ -13,6 +13,8 @@ prompt look alike):
                     n scaled to the query's length so short queries count
   coverage          counts per policy x use_case with the empty cells, and
                     the spread of query lengths and forms
+  same responses    preference rows whose two responses are equal after
+                    normalising (the pair teaches no preference)
 
 The text parts need no model; near duplicates take a `GemmaLM`. Nothing here
 imports LIT or Keras: `build()` returns a plain dict for hygiene_cli.py and
@@ -65,6 +67,7 @@ class Query:
   where: str  # "file:LINE" or "file (template 'x')".
   policy: str = ""
   use_case: str = ""
+  responses: tuple[str, ...] = ()  # A preference row's two responses.
 
   def as_dict(self) -> dict[str, str]:
     return {"where": self.where, "text": self.text}
@@ -115,8 +118,12 @@ def _query(row, text: str) -> Query:
   where = f"{row.path}:{row.line}" if row.line else row.path
   if row.context and not row.line:
     where = f"{row.path} ({row.context})"
+  responses = ()
+  if all(c in row.data for c in tuning_sets.PAIR_COLUMNS):
+    responses = tuple(templates.to_text(row.data[f"response_{i}"])
+                      for i in (1, 2))
   return Query(text, where, templates.to_text(row.data.get("policy", "")),
-               templates.to_text(row.data.get("use_case", "")))
+               templates.to_text(row.data.get("use_case", "")), responses)
 
 
 # ---------------------------------------------------------------- text parts
@@ -139,6 +146,15 @@ def exact_duplicates(queries: Sequence[Query]) -> list[list[int]]:
   for i, query in enumerate(queries):
     groups.setdefault(normalise(query.text), []).append(i)
   return [g for g in groups.values() if len(g) > 1]
+
+
+def same_responses(queries: Sequence[Query]) -> list[int] | None:
+  """Preference rows whose two responses normalise equal; None when no
+  query comes from a preference row."""
+  if not any(q.responses for q in queries):
+    return None
+  return [i for i, q in enumerate(queries) if len(q.responses) == 2
+          and normalise(q.responses[0]) == normalise(q.responses[1])]
 
 
 def ngram_size(word_count: int) -> int:
@@ -294,6 +310,9 @@ def build(
     report["near_duplicates"] = None
   report["eval_overlap"] = _overlap(queries, evals, vectors, eval_vectors,
                                     threshold) if evals else []
+  same = same_responses(queries)
+  report["same_responses"] = (None if same is None else
+                              [queries[i].as_dict() for i in same])
   report["coverage"] = coverage(queries)
   return report
 

@@ -51,6 +51,10 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
       lines.append(f"{item['query']['where']} {item['query']['text']!r} ~ "
                    f"{item['eval']['where']} ({how})")
     out.append((f"Overlap with {report['eval_set']}: {len(lines)}", lines))
+  same = report.get("same_responses")
+  if same is not None:
+    out.append(("Preference pairs with the same response on both sides: "
+                f"{len(same)}", [f"{q['where']} {q['text']!r}" for q in same]))
   cov = report["coverage"]
   width = max(len(p) for p in cov["policies"])
   table = ["  ".join([" " * width] + cov["use_cases"])]

@@ -5,9 +5,12 @@ Gemma 3 270M, on the bundled planted cases (where the default threshold was
 chosen) and on a second planted set kept here (which confirms it).
 """
 
+import functools
 import json
 import pathlib
+import sys
 
+import numpy as np
 import pytest
 
 from lit_gemma import datasets
@@ -100,8 +103,22 @@ def test_cli_formats_and_errors(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def gemma(embedded_lm):
+  """The embedded Gemma; a query's vector is computed once in this module
+  (the reports below share most queries), as hygiene.query_vectors gives it."""
   from lit_gemma import lm as lm_lib  # pylint: disable=g-import-not-at-top
-  return lm_lib.GemmaLM(embedded_lm)
+  lm = lm_lib.GemmaLM(embedded_lm)
+  vectors = {}
+  plain = hygiene.query_vectors
+
+  def cached(model, texts):
+    missing = [t for t in dict.fromkeys(texts) if t not in vectors]
+    if missing:
+      vectors.update(zip(missing, plain(model, missing)))
+    return np.stack([vectors[t] for t in texts])
+
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(hygiene, "query_vectors", cached)
+    yield lm
 
 
 @pytest.mark.parametrize("folder, manifest", SETS,
@@ -134,10 +151,33 @@ def test_preference_set_near_duplicates(gemma):
   planted = json.loads((datasets.BUNDLED_DIR / "tuning_manifest.json")
                        .read_text())["other_sets"]["preference_pairs.jsonl"]
   report = hygiene.build(datasets.BUNDLED_DIR / "preference_pairs.jsonl",
-                         lm=gemma)
+                         datasets.BUNDLED_DIR / "tuning_eval.jsonl", lm=gemma)
   assert [_lines(g) for g in report["exact_duplicates"]] == \
       planted["exact_duplicates"]
   assert report["near_duplicates"] == []
+  assert [(_line(o["query"]), _line(o["eval"]), o["measures"])
+          for o in report["eval_overlap"]] == [
+              (c["line"], c["eval_line"], c["measures"])
+              for c in planted["eval_overlap"]]
+  assert report["same_responses"] == planted["same_responses"]
+
+
+def test_preference_pairs_with_the_same_response_on_both_sides(tmp_path):
+  path = tmp_path / "pairs.jsonl"
+  path.write_text("".join(json.dumps(r) + "\n" for r in [
+      {"query": "Say hi.", "response_1": "Hi!", "response_2": "No.",
+       "preferred": 1},
+      {"query": "Count to three.", "response_1": "One, two, three.",
+       "response_2": "one two THREE", "preferred": 2}]))
+  report = hygiene.build(path)
+  assert report["same_responses"] == [
+      {"where": f"{path}:2", "text": "Count to three."}]
+  assert (f"Preference pairs with the same response on both sides: 1\n"
+          f"  {path}:2 'Count to three.'\n") in hygiene_cli.to_text(report)
+  # Not a preference set: the check does not apply and is not shown.
+  sft = hygiene.build(datasets.BUNDLED_DIR / "tuning_sft.jsonl")
+  assert sft["same_responses"] is None
+  assert "same response" not in hygiene_cli.to_text(sft)
 
 
 def _line(query):
@@ -148,16 +188,40 @@ def _lines(queries):
   return sorted(_line(q) for q in queries)
 
 
-def test_readme_shows_the_current_report(monkeypatch, capsys):
-  root = datasets.BUNDLED_DIR.parent
-  monkeypatch.chdir(root)
-  assert hygiene_cli.main(["--dataset", "datasets/tuning_sft.jsonl",
-                           "--eval_set", "datasets/tuning_eval.jsonl",
-                           "--no_model"]) == 0
-  readme = (datasets.BUNDLED_DIR / "README.md").read_text()
-  shown = readme.split("<!-- hygiene-report -->\n```text\n")[1].split(
-      "```\n<!-- /hygiene-report -->")[0]
-  assert shown == capsys.readouterr().out
+def test_readme_shows_the_current_reports(gemma, monkeypatch, tmp_path,
+                                          capsys):
+  """datasets/README.md shows the reports scripts/hygiene_readme.py makes
+  with the model; its --check fails, in one line, once one is stale."""
+  sys.path.insert(0, str(HERE.parent / "scripts"))
+  try:
+    import hygiene_readme  # pylint: disable=g-import-not-at-top
+  finally:
+    sys.path.remove(str(HERE.parent / "scripts"))
+  monkeypatch.setattr(hygiene_cli, "load_lm", lambda source: gemma)
+  monkeypatch.setattr(hygiene_readme, "reports",
+                      functools.cache(hygiene_readme.reports))
+  assert hygiene_readme.main(["--check"]) == 0, (
+      "datasets/README.md's hygiene reports are stale: run python "
+      "scripts/hygiene_readme.py")
+  wanted = hygiene_readme.reports(gemma)
+  assert list(hygiene_readme.shown(hygiene_readme.README.read_text())) == \
+      list(wanted) == list(hygiene_readme.SETS)
+  assert "Near duplicates (cosine >= 0.927): 1\n  0.942  " in wanted[
+      "datasets/tuning_sft.jsonl"]
+  stale = tmp_path / "README.md"
+  stale.write_text(hygiene_readme.README.read_text().replace(
+      "Near duplicates (cosine >= 0.927): 0", "Near duplicates: 0"))
+  monkeypatch.setattr(hygiene_readme, "README", stale)
+  capsys.readouterr()
+  assert hygiene_readme.main(["--check"]) == 1
+  err = capsys.readouterr().err
+  assert err.count("\n") == 1 and (
+      "report of datasets/preference_pairs.jsonl, line 7: shows 'Near "
+      "duplicates: 0', now 'Near duplicates (cosine >= 0.927): 0'") in err
+  assert hygiene_readme.main([]) == 0  # rewriting mends it
+  assert hygiene_readme.main(["--check"]) == 0
+  assert stale.read_text() == (HERE.parent / "datasets" /
+                               "README.md").read_text()
 
 
 def test_hygiene_imports_no_lit_or_keras():

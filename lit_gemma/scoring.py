@@ -8,12 +8,16 @@ Reviewers of tuning data sort and filter the data table by these columns:
   preference_margin   preference pairs only: mean log-likelihood of the
                       chosen response minus the rejected one's (the same on
                       both datapoints of a pair); 0 elsewhere
-  ranks_preferred     "true" / "false" whether the model already ranks the
-                      chosen response higher (margin > 0); "" elsewhere
+  ranks_preferred     preference pairs only: 1 if the model already ranks the
+                      chosen response higher (margin > 0), else 0; 0
+                      elsewhere
 
 so pairs the model gets badly wrong (mislabels, or hard cases worth keeping)
-sort to the top. The model is selectable (no `_` prefix): LIT draws Scalar
-columns only for such models. Preference datapoints carry the other
+sort to the top. Every output is a Scalar: LIT 1.3's data table draws a
+model's Scalar outputs (and those its classification and regression
+interpreters derive) but no CategoryLabel or Boolean output, so the yes/no
+is 1/0. The model is selectable (no `_` prefix): LIT draws columns only for
+such models. Preference datapoints carry the other
 response as `paired_target` (tuning_sets.py), so each is scored on its own.
 Likelihoods are -L of the salience engine's target loss for the same text
 (BOS never a target; the target is every token after the prompt's).
@@ -80,7 +84,7 @@ class ScoringModel(lit_model.BatchedModel):
         "target_mean_loglik": lit_types.Scalar(),
         "target_tokens": lit_types.Scalar(),
         "preference_margin": lit_types.Scalar(),
-        "ranks_preferred": lit_types.CategoryLabel(),
+        "ranks_preferred": lit_types.Scalar(),
     }
 
   def score(self, prompt: str, target: str) -> tuple[float, float, int]:
@@ -107,12 +111,12 @@ class ScoringModel(lit_model.BatchedModel):
     total, mean, count = self.score(prompt, target)
     out = {"target_loglik": total, "target_mean_loglik": mean,
            "target_tokens": count, "preference_margin": 0.0,
-           "ranks_preferred": ""}
+           "ranks_preferred": 0}
     paired = example.get(PAIRED_TARGET) or ""
     preferred = str(example.get(IS_PREFERRED, "")).lower()
     if paired and preferred in ("true", "false"):
       other = self.score(prompt, paired)[1]
       margin = mean - other if preferred == "true" else other - mean
       out["preference_margin"] = margin
-      out["ranks_preferred"] = "true" if margin > 0 else "false"
+      out["ranks_preferred"] = int(margin > 0)
     return out

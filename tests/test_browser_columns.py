@@ -30,7 +30,7 @@ pytestmark = pytest.mark.browser
 LAUNCH = str(pathlib.Path(__file__).resolve().parent.parent / "launch.py")
 HYGIENE = ("duplicate_group", "hygiene_flags", "near_duplicate",
            "eval_overlap", "query_form")
-SCORES = ("target_loglik", "preference_margin")
+SCORES = ("target_loglik", "preference_margin", "ranks_preferred")
 
 
 @pytest.fixture(scope="module")
@@ -139,10 +139,16 @@ def test_scoring_columns_show_in_the_data_table(columns_url):
                "columns-pairs.png") as page:
     names = [f"tiny_scores:{n}" for n in SCORES]
     headers, cells = _show_model_columns(page, names)
-    column = headers.index(names[0])
+    loglik, margin, ranks = (headers.index(n) for n in names)
     rows = _rows(headers, cells)
     assert len(rows) == 6, rows  # two datapoints per preference pair
-    assert all(float(r[column]) < 0 for r in rows), rows  # log-likelihoods
+    assert all(float(r[loglik]) < 0 for r in rows), rows  # log-likelihoods
+    # The yes/no, drawn as 1 / 0 (LIT's table shows no CategoryLabel
+    # output), agrees with the margin's sign and is one per pair.
+    for first, second in zip(rows[::2], rows[1::2]):
+      assert first[ranks] == second[ranks] in ("0", "1"), rows
+      assert (float(first[margin]) >= 0) if first[ranks] == "1" else (
+          float(first[margin]) <= 0), rows
 
 
 def test_part_share_columns_show_in_the_data_table(columns_url):

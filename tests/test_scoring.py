@@ -75,7 +75,7 @@ def test_preference_columns_through_lit_get_preds(tiny_lm, tmp_path):
     assert chosen["preference_margin"] == pytest.approx(
         chosen["target_mean_loglik"] - rejected["target_mean_loglik"])
     assert chosen["ranks_preferred"] == rejected["ranks_preferred"] == (
-        "true" if chosen["preference_margin"] > 0 else "false")
+        1 if chosen["preference_margin"] > 0 else 0)
     assert chosen["target_loglik"] < 0 and chosen["target_tokens"] >= 1
 
 
@@ -83,7 +83,7 @@ def test_sft_and_prompt_only_rows(tiny_lm):
   model = scoring.ScoringModel(tiny_lm)
   sft, empty = model.predict([{"prompt": "Q: hi\nA:", "target": " hello"},
                               {"prompt": "Q: hi\nA:", "target": ""}])
-  assert sft["ranks_preferred"] == "" and sft["preference_margin"] == 0
+  assert sft["ranks_preferred"] == 0 and sft["preference_margin"] == 0
   assert sft["target_mean_loglik"] == pytest.approx(
       sft["target_loglik"] / sft["target_tokens"])
   assert empty["target_tokens"] == 0 and empty["target_loglik"] == 0

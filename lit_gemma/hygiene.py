@@ -27,7 +27,7 @@ import math
 import os
 import re
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -239,15 +239,22 @@ def pool(hidden: np.ndarray) -> np.ndarray:
   return (hidden * weights[:, None]).sum(axis=0) / weights.sum()
 
 
-def query_vectors(lm, texts: Sequence[str]) -> np.ndarray:
+def query_vectors(lm, texts: Sequence[str],
+                  progress: Callable[[int, int], None] | None = None
+                  ) -> np.ndarray:
   """[N, d] unit vectors of `pool()` over each text's final hidden states,
-  BOS left out (it carries no content and dominates short texts)."""
+  BOS left out (it carries no content and dominates short texts).
+  `progress(done, total)` follows the forward passes (one per distinct
+  text: minutes for thousands of queries on a CPU)."""
   cache: dict[str, np.ndarray] = {}
+  total = len(set(texts))
   rows = []
   for text in texts:
     if text not in cache:
       vector = pool(lm.engine.forward_hidden(lm.encode(text))[1:])
       cache[text] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+      if progress is not None:
+        progress(len(cache), total)
     rows.append(cache[text])
   return np.stack(rows).astype(np.float32)
 
@@ -274,6 +281,7 @@ def build(
     eval_set: str | os.PathLike[str] | None = None,
     lm=None,
     threshold: float = NEAR_DUPLICATE_THRESHOLD,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
   """The whole report as a JSON-able dict.
 
@@ -282,6 +290,7 @@ def build(
     eval_set: an evaluation set in any dataset format, or None.
     lm: a GemmaLM for near duplicates; None leaves them out.
     threshold: cosine at or above which two queries are near duplicates.
+    progress: called as (done, total) with the model's forward passes.
   """
   queries = read_queries(dataset)
   evals = read_queries(eval_set) if eval_set is not None else []
@@ -298,14 +307,15 @@ def build(
                 for p in itertools.combinations(g, 2)}
   vectors = eval_vectors = None
   if lm is not None:
-    vectors = query_vectors(lm, [q.text for q in queries])
+    both = query_vectors(lm, [q.text for q in queries + evals], progress)
+    vectors = both[:len(queries)]
     report["near_duplicates"] = [
         {"a": queries[i].as_dict(), "b": queries[j].as_dict(),
          "similarity": s}
         for i, j, s in similar_pairs(vectors, None, threshold)
         if frozenset((i, j)) not in same_group]
     if evals:
-      eval_vectors = query_vectors(lm, [q.text for q in evals])
+      eval_vectors = both[len(queries):]
   else:
     report["near_duplicates"] = None
   report["eval_overlap"] = _overlap(queries, evals, vectors, eval_vectors,

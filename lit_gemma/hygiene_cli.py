@@ -12,6 +12,7 @@ import argparse
 import html
 import json
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -94,6 +95,21 @@ def to_html(report: dict[str, Any]) -> str:
 RENDER = {"text": to_text, "json": to_json, "html": to_html}
 
 
+def progress_lines(stream, every_s: float = 10.0):
+  """A `progress(done, total)` that writes a line to `stream` every
+  `every_s` seconds and at the end (a 1,000-row set takes minutes)."""
+  last = [time.monotonic()]
+
+  def report(done: int, total: int) -> None:
+    now = time.monotonic()
+    if done == total or now - last[0] >= every_s:
+      stream.write(f"lit-gemma hygiene: model vectors {done}/{total} "
+                   "queries\n")
+      stream.flush()
+      last[0] = now
+  return report
+
+
 def load_lm(source: str):
   """The model for near duplicates, from the model layer."""
   from lit_gemma import loading  # pylint: disable=g-import-not-at-top
@@ -126,7 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
       hygiene.read_queries(args.eval_set)
     lm = None if args.no_model else load_lm(args.model)
     report = hygiene.build(args.dataset, args.eval_set, lm=lm,
-                           threshold=args.threshold)
+                           threshold=args.threshold,
+                           progress=progress_lines(sys.stderr))
   except errors.UserError as e:  # A bad file or model source: one line.
     print(f"lit-gemma hygiene: {' '.join(str(e).split())}", file=sys.stderr)
     return 1

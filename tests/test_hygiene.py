@@ -110,10 +110,10 @@ def gemma(embedded_lm):
   vectors = {}
   plain = hygiene.query_vectors
 
-  def cached(model, texts):
+  def cached(model, texts, progress=None):
     missing = [t for t in dict.fromkeys(texts) if t not in vectors]
     if missing:
-      vectors.update(zip(missing, plain(model, missing)))
+      vectors.update(zip(missing, plain(model, missing, progress)))
     return np.stack([vectors[t] for t in texts])
 
   with pytest.MonkeyPatch.context() as patch:
@@ -178,6 +178,25 @@ def test_preference_pairs_with_the_same_response_on_both_sides(tmp_path):
   sft = hygiene.build(datasets.BUNDLED_DIR / "tuning_sft.jsonl")
   assert sft["same_responses"] is None
   assert "same response" not in hygiene_cli.to_text(sft)
+
+
+def test_cli_shows_the_models_progress(gemma, monkeypatch, tmp_path, capsys):
+  path = tmp_path / "sft.jsonl"
+  path.write_text("".join(json.dumps({"query": q, "response": "ok"}) + "\n"
+                          for q in ("Name a river in Peru.",
+                                    "Name a mountain in Chile.",
+                                    "Name a river in Peru!")))
+  monkeypatch.setattr(hygiene_cli, "load_lm", lambda source: gemma)
+  assert hygiene_cli.main(["--dataset", str(path), "--format", "json"]) == 0
+  out, err = capsys.readouterr()
+  # One forward pass a distinct query; the last line says all are done.
+  assert err.splitlines()[-1] == ("lit-gemma hygiene: model vectors 3/3 "
+                                  "queries")
+  report = json.loads(out)
+  assert _lines(report["exact_duplicates"][0]) == [1, 3]
+  # The model ran; an exact duplicate is not listed again as a near one.
+  assert [1, 3] not in [_lines([p["a"], p["b"]])
+                        for p in report["near_duplicates"]]
 
 
 def _line(query):

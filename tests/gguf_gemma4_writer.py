@@ -4,15 +4,20 @@ llama.cpp's Gemma 4 names and metadata.
 The GGUF writer here is the inverse of `lit_gemma/gguf/gemma4.py`, written
 independently from the `gguf` package's own tables (`MODEL_TENSORS` and
 `TENSOR_NAMES` for `MODEL_ARCH.GEMMA4`, the `Keys` constants) and from what
-llama.cpp's `convert_hf_to_gguf.py` (`Gemma4Model`) writes: norms stored as
-they are, `head_count_kv` per layer when global layers have their own K/V
-heads, `rope_freqs` marking unrotated pairs with 1e30, a BPE merge list with
-placeholder scores of -1000, turn markers typed CONTROL. Mixture-of-experts
-blocks are written as llama.cpp's `gemma4.cpp` reads them: the dense and
-the expert path's norms as `ffn_norm`/`post_ffw_norm_1` and
-`pre_ffw_norm_2`/`post_ffw_norm_2`, the router as `ffn_gate_inp`
+ggml-org/llama.cpp's converter writes (`conversion/gemma.py`, `Gemma4Model`
+at 061b8c5f91885f2779d23198a091777df47c3f6f, on top of `TextModel` and
+`Gemma3Model`): norms stored as they are, `feed_forward_length` an array
+only with the double-wide MLP, `head_count_kv` an array only when global
+layers have their own K/V heads, `rope_freqs` marking unrotated pairs with
+1e30, `rope.dimension_count(_swa)` the full head sizes, no
+`expert_gating_func`, a BPE merge list with placeholder scores of -1000,
+turn markers typed CONTROL. Mixture-of-experts blocks are written as
+`src/models/gemma4.cpp` (9af0434d8c5ede7127955d063a9617d8492ae79d) loads
+them: the dense and the expert path's norms as `ffn_norm`/`post_ffw_norm_1`
+and `pre_ffw_norm_2`/`post_ffw_norm_2`, the router as `ffn_gate_inp`
 (`.weight` and `.scale`), each expert's gate and up fused (gate first) in
-`ffn_gate_up_exps`, the per-expert scales as `ffn_down_exps.scale`.
+`ffn_gate_up_exps` (or apart, the loader's fallback), the per-expert scales
+as `ffn_down_exps.scale`.
 """
 
 import io
@@ -123,16 +128,20 @@ def _token_types(proto: sp_pb2.ModelProto) -> list[int]:
   return [int(by_type[p.type]) for p in proto.pieces]
 
 
-def write_gguf(causal_lm, path: pathlib.Path, *, drop: str | None = None,
-               extra: str | None = None) -> pathlib.Path:
+def write_gguf(causal_lm, path: pathlib.Path, *, drop=None,
+               extra: str | None = None,
+               split_experts: bool = False) -> pathlib.Path:
   """Writes `causal_lm` as llama.cpp would write its Gemma 4 GGUF; `drop`
-  leaves one tensor out, `extra` adds one."""
+  leaves out one tensor (a name) or several (a tuple), `extra` adds one,
+  `split_experts` writes MoE gate/up as two tensors."""
   import gguf  # pylint: disable=g-import-not-at-top
 
   arch = gguf.MODEL_ARCH.GEMMA4
   names = gguf.TENSOR_NAMES
-  known = set(gguf.MODEL_TENSORS[arch])
   T = gguf.MODEL_TENSOR
+  # gguf 0.19's GEMMA4 table lacks the unfused expert tensors that
+  # llama.cpp's Gemma 4 loader accepts in place of ffn_gate_up_exps.
+  known = set(gguf.MODEL_TENSORS[arch]) | {T.FFN_GATE_EXP, T.FFN_UP_EXP}
 
   def name(tensor, bid=None, suffix="weight"):
     assert tensor in known, tensor
@@ -177,7 +186,6 @@ def write_gguf(causal_lm, path: pathlib.Path, *, drop: str | None = None,
     writer.add_expert_count(layers[0].num_experts)
     writer.add_expert_used_count(layers[0].num_experts_per_token)
     writer.add_expert_feed_forward_length(layers[0].expert_intermediate_dim)
-    writer.add_expert_gating_func(gguf.ExpertGatingFuncType.SOFTMAX)
 
   proto = sp_pb2.ModelProto.FromString(
       tasks.tokenizer_of(causal_lm).proto)
@@ -234,7 +242,7 @@ def write_gguf(causal_lm, path: pathlib.Path, *, drop: str | None = None,
     put(name(T.FFN_DOWN, i), np.asarray(block.ffw_linear.kernel).T)
     put(name(T.LAYER_OUT_SCALE, i), np.reshape(block.layer_scalar, (1,)))
     if moe:
-      _put_moe(put, name, T, i, block)
+      _put_moe(put, name, T, i, block, split_experts)
     if hpl:
       put(name(T.PER_LAYER_INP_GATE, i),
           np.asarray(block.per_layer_input_gate.kernel).T)
@@ -242,8 +250,8 @@ def write_gguf(causal_lm, path: pathlib.Path, *, drop: str | None = None,
           np.asarray(block.per_layer_up_proj.kernel).T)
       put(name(T.PER_LAYER_POST_NORM, i),
           block.post_per_layer_input_norm.scale)
-  if drop:
-    del tensors[drop]
+  for one in (drop,) if isinstance(drop, str) else drop or ():
+    del tensors[one]
   if extra:
     tensors[extra] = np.zeros((d,), "float32")
   for key, value in tensors.items():
@@ -255,7 +263,7 @@ def write_gguf(causal_lm, path: pathlib.Path, *, drop: str | None = None,
   return path
 
 
-def _put_moe(put, name, T, i: int, block) -> None:
+def _put_moe(put, name, T, i: int, block, split: bool) -> None:
   """One MoE block's tensors in llama.cpp's layout (E first, (out, in))."""
   bank, router = block.moe_expert_bank, block.moe_router
   put(name(T.FFN_POST_NORM_1, i), block.post_ffw_norm_dense.scale)
@@ -265,6 +273,10 @@ def _put_moe(put, name, T, i: int, block) -> None:
   put(name(T.FFN_GATE_INP, i, "scale"), router.per_dim_scale)
   gate = np.asarray(bank.gate_proj).transpose(0, 2, 1)  # (E, I, H)
   up = np.asarray(bank.up_proj).transpose(0, 2, 1)
-  put(name(T.FFN_GATE_UP_EXP, i), np.concatenate([gate, up], axis=1))
+  if split:
+    put(name(T.FFN_GATE_EXP, i), gate)
+    put(name(T.FFN_UP_EXP, i), up)
+  else:
+    put(name(T.FFN_GATE_UP_EXP, i), np.concatenate([gate, up], axis=1))
   put(name(T.FFN_DOWN_EXP, i), np.asarray(bank.down_proj).transpose(0, 2, 1))
   put(name(T.FFN_DOWN_EXP, i, "scale"), bank.per_expert_scale)

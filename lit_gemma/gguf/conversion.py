@@ -91,11 +91,11 @@ def convert(gguf_path: os.PathLike | str, preset_dir: os.PathLike | str,
   config = family.read_config(reader.Meta(gguf_reader, path, family.name),
                               path)
   reader.check_tensor_types(gguf_reader, path)
-  table = family.tensors(config)
-  weights.check(gguf_reader.tensors, table, family.name, path)
-  if family.with_tensors is not None:
+  if family.with_tensors is not None:  # The table may depend on it.
     config = family.with_tensors(
         config, {t.name: t for t in gguf_reader.tensors}, path)
+  table = family.tensors(config)
+  weights.check(gguf_reader.tensors, table, family.name, path)
   total = len(gguf_reader.tensors) + 2
   done = 0
   progress(done, total, "building the backbone")

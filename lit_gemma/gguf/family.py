@@ -35,8 +35,9 @@ class Family:
     text_tokens: pieces of the vocabulary that must be matched in text
       (chat turn markers): made USER_DEFINED in the rebuilt tokenizer.
     with_tensors: (config, tensors by GGUF name, path) -> config, for what
-      only a tensor says (Gemma 4's partial RoPE lives in `rope_freqs`);
-      None: the metadata says everything.
+      only the tensors say (Gemma 4's partial RoPE lives in `rope_freqs`,
+      K=V layers have no `attn_v`); called before `tensors`, so it checks
+      what it reads itself. None: the metadata says everything.
   """
 
   architecture: str

@@ -1,8 +1,8 @@
 """The model families lit-gemma converts, by GGUF architecture name.
 
 Why this module exists: the one place that says which llama.cpp
-architectures are supported, and the one line that refuses the others. A
-new family adds its module's `FAMILY` to `FAMILIES`.
+architectures are supported, and the one line that refuses the others
+(drafters by name). A new family adds its module's `FAMILY` to `FAMILIES`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ from lit_gemma.gguf import reader
 FAMILIES: dict[str, family.Family] = {
     f.architecture: f for f in (gemma3.FAMILY, gemma4.FAMILY)
 }
+# llama.cpp architectures of drafters: `Gemma4AssistantModel` in
+# conversion/gemma.py writes MODEL_ARCH.GEMMA4_ASSISTANT, named
+# "gemma4-assistant" in gguf-py's MODEL_ARCH_NAMES.
+DRAFTERS = {"gemma4-assistant": "Gemma 4"}
 
 
 def lookup(meta: reader.Meta, path: pathlib.Path) -> family.Family:
@@ -24,6 +28,10 @@ def lookup(meta: reader.Meta, path: pathlib.Path) -> family.Family:
   `GGUFError` naming the file and its architecture."""
   arch = meta.get("general.architecture", None)
   found = FAMILIES.get(arch) if isinstance(arch, str) else None
+  if arch in DRAFTERS:
+    raise reader.fail(path, f"architecture {arch!r} is a {DRAFTERS[arch]}'s "
+                      "speculative-decoding assistant, not a model that runs "
+                      "alone; load the model it drafts for")
   if found is None:
     supported = ", ".join(repr(a) for a in FAMILIES)
     raise reader.fail(path, f"architecture {arch!r} is not supported "

@@ -5,8 +5,10 @@
 Prints, from architecture arithmetic (lit_gemma/memory_estimates.py):
 weights, kept activations and embedding gradients for one text of 1k, 8k
 and 32k tokens, in float32 and bfloat16; then the smallest
-`--distribution` that fits on a 16/24/40/80 GiB device at 8k tokens, with
-today's remat policy (attention scores kept) and without them. With
+`--distribution` that fits on a 16/24/40/80 GiB device at 8k tokens, under
+the short path's policy (every layer's attention scores kept) and the long
+path's (salience/long_text.py: each block's input kept, one layer's scores
+recomputed at a time), which texts of 2,048 tokens or more take. With
 `--measure`, also loads the embedded 270M and prints its weights' bytes.
 """
 
@@ -43,7 +45,7 @@ def weights_table() -> None:
 
 def activations_table() -> None:
   print("\nOne text's salience (GiB): kept activations with attention "
-        "scores / without, embedding gradients (float32)")
+        "scores (short path) / long path, embedding gradients (float32)")
   header = " ".join(f"{f'{t // 1024}k {SHORT[p]}':>17s}" for t in TOKENS
                     for p in ("float32", "bfloat16"))
   print(f"{'model':18s} {header} {'grads 1k/8k/32k':>24s}")
@@ -61,8 +63,9 @@ def activations_table() -> None:
 
 
 def distribution_table(tokens: int = 8192) -> None:
-  for scores, policy in ((True, "scores kept (checkpoint_dots, today)"),
-                         (False, "no scores kept")):
+  for scores, policy in ((True, "every layer's scores kept (short path)"),
+                         (False, "block inputs kept, one layer recomputed "
+                          "(long path)")):
     print(f"\n--distribution needed at {tokens // 1024}k tokens, {policy}; "
           f"{int(m.USABLE * 100)}% of a device usable")
     header = " ".join(f"{f'{g} GiB {SHORT[p]}':>17s}" for g in DEVICES

@@ -114,7 +114,7 @@ def call_bytes(size: estimates.Size, tokens: int, precision: str) -> int:
   """Peak of one fresh salience call at `tokens` (padded) tokens."""
   kept = estimates.activation_bytes(size, tokens, precision,
                                     scores=tokens < LONG_THRESHOLD)
-  scores = 3 * size.num_query_heads * tokens * tokens * 4
+  scores = estimates.recompute_bytes(size, tokens)
   logits = 3 * min(TARGET_CHUNK, tokens) * size.vocabulary_size * 4
   return (kept + scores + logits +
           estimates.embedding_gradient_bytes(size, tokens))

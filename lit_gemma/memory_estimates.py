@@ -6,8 +6,9 @@ and Gemma 3 figures reproduce keras-hub's own preset parameter counts;
 `benchmarks/memory_table.py` prints both). Activations are what the
 engine keeps for the backward pass of one text of T tokens under its
 `checkpoint_dots` remat policy: every matrix product's output per layer
-(linear in T) plus each layer's attention scores (H * T^2, the part a
-no-scores policy drops). Embedding gradients are T rows per token table.
+(linear in T) plus each layer's attention scores (H * T^2); past the
+long-text threshold only each block's input (T * d per layer), the block
+being recomputed in the backward pass. Embedding gradients are T rows per token table.
 Nothing here imports JAX or Keras.
 """
 
@@ -101,15 +102,21 @@ def weight_bytes(size: Size, precision: str) -> int:
 
 def activation_bytes(size: Size, tokens: int, precision: str,
                      scores: bool = True) -> int:
-  """Kept for one text's backward pass: every matrix product's output per
-  layer (q, k, v, attention output, o, gate, up, down), plus (with
-  `scores`) every layer's attention score matrices."""
+  """Kept for one text's backward pass: under `checkpoint_dots` every
+  matrix product's output per layer (q, k, v, attention output, o, gate,
+  up, down) and every layer's attention score matrices; without `scores`
+  (the long-text path, salience/long_text.py) only each block's inputs:
+  its hidden states and, for E models, its per-layer input (and the
+  final norm's input and output)."""
+  if not scores:
+    width = size.hidden_dim + size.per_layer_dim
+    return (size.num_layers + 2) * tokens * width * BYTES[precision]
   h = size.head_dim
   per_token = (2 * size.num_query_heads * h + 2 * size.num_key_value_heads
                * h + 2 * size.hidden_dim + 2 * size.intermediate_dim)
   linear = size.num_layers * tokens * per_token
   quadratic = size.num_layers * size.num_query_heads * tokens * tokens
-  return (linear + (quadratic if scores else 0)) * BYTES[precision]
+  return (linear + quadratic) * BYTES[precision]
 
 
 def embedding_gradient_bytes(size: Size, tokens: int) -> int:
@@ -119,10 +126,18 @@ def embedding_gradient_bytes(size: Size, tokens: int) -> int:
   return tokens * width * 4
 
 
+def recompute_bytes(size: Size, tokens: int) -> int:
+  """The long path's transient: one layer's scores, probabilities and
+  their gradient, recomputed in the backward pass (float32)."""
+  return 3 * size.num_query_heads * tokens * tokens * 4
+
+
 def per_device_bytes(size: Size, tokens: int, precision: str, devices: int,
                      scores: bool = True) -> float:
-  """Weights and activations split over the mesh; gradients replicated."""
-  return ((weight_bytes(size, precision) +
+  """Weights and activations (and, on the long path, one layer's
+  recomputed scores) split over the mesh; gradients replicated."""
+  transient = 0 if scores else recompute_bytes(size, tokens)
+  return ((weight_bytes(size, precision) + transient +
            activation_bytes(size, tokens, precision, scores)) / devices +
           embedding_gradient_bytes(size, tokens))
 

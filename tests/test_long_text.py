@@ -50,3 +50,21 @@ def test_long_buckets_step_by_2048():
   assert buckets.sequence_bucket(8192) == 8192
   assert buckets.sequence_bucket(8193) == 10240
   assert buckets.sequence_bucket(30000) == 30720
+
+
+def test_long_path_peak_holds_one_layers_scores(monkeypatch):
+  """The compiled long-path program's working memory is a few of one
+  layer's [heads, T, T] score matrices, not every layer's: XLA's CPU
+  backend merged plain rematerialization back into the forward pass."""
+  backbone, _ = _backbone("gemma3")
+  monkeypatch.setattr(long_text, "threshold", 1)
+  engine = engine_lib.SalienceEngine(backbone)
+  length = 1024
+  ids = np.full((1, length), 3, np.int32)
+  compiled = engine._salience_step.lower(  # pylint: disable=protected-access
+      engine.forward.params(), ids, np.ones_like(ids),
+      np.ones((1, 1, 8), np.int32), np.ones((1, 1, 8), np.float32)).compile()
+  one_layer = backbone.num_query_heads * length * length * 4
+  layers = backbone.num_layers
+  temp = compiled.memory_analysis().temp_size_in_bytes
+  assert temp < 5 * one_layer < layers * one_layer, (temp, one_layer, layers)

@@ -34,7 +34,7 @@ def test_modes_and_model_sizes():
                                                      "team"))
   assert local.max_length == 1024 and 0 < local.salience_cache_mb < 2048
   assert notebook_plan.salience_cache_mb > local.salience_cache_mb
-  assert team.max_length == 1024  # what deploy.sh's sizing measured
+  assert team.max_length == 2048  # the long path keeps block inputs only
   assert mb.size_of("gemma3_instruct_1b").name == "gemma3_1b"
   assert mb.size_of("gemma2_instruct_9b_en").name == "gemma2_9b"
   one_b = mb.plan(budget_gb=16, sources=("gemma3_instruct_1b",))
@@ -78,9 +78,9 @@ def _residual_bytes(engine, length):
 
 
 def test_estimates_match_what_the_engine_keeps(monkeypatch):
-  """The plan's per-token figure is within 15% of the engine's residuals on
-  the long path (linear in length), and the short path's extra is exactly
-  every layer's scores."""
+  """The plan's figures are within 15% of the engine's residuals on the
+  long path (block inputs: linear in length) and within 10% on the short
+  path (every layer's products and scores)."""
   backbone = tiny_models.build_causal_lm("gemma3").backbone
   c = backbone.get_config()
   size = me.Size("tiny", c["vocabulary_size"], c["hidden_dim"],
@@ -97,6 +97,6 @@ def test_estimates_match_what_the_engine_keeps(monkeypatch):
     estimate = me.activation_bytes(size, t, "float32", scores=False)
     assert abs(estimate - measured) <= 0.15 * measured, (t, estimate,
                                                          measured)
-  assert short - long[64] == (me.activation_bytes(size, 64, "float32") -
-                              me.activation_bytes(size, 64, "float32",
-                                                  scores=False))
+  estimate = me.activation_bytes(size, 64, "float32")  # scores included
+  assert abs(estimate - short) <= 0.1 * short, (estimate, short)
+  assert short > 10 * long[64]

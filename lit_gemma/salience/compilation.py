@@ -30,7 +30,7 @@ _thread = threading.local()  # This thread's lowerings and last trace.
 def _on_event(event: str, duration: float, **kwargs) -> None:
   global _lowerings
   if event == _TRACE_EVENT:
-    _thread.trace = duration
+    _thread.trace = getattr(_thread, "trace", 0.0) + duration  # nested jits
   elif event == _LOWERING_EVENT:
     with _lock:
       _lowerings += 1

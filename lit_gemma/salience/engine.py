@@ -365,6 +365,8 @@ class SalienceEngine:
 
     hidden, vjp_fn = jax.vjp(hidden_of, embeddings)
     activations = self._record_layout(token_ids.shape[0], vjp_fn, params)
+    if long_text.is_long(token_ids.shape[0]):
+      activations = []  # Not kept (_keep): returning them would hold them.
     scores = jax.vmap(
         lambda p, v: self._scores(vjp_fn, params, hidden, embeddings,
                                   token_ids, p, v)

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import keras_hub
 
+from lit_gemma.salience import block_kinds
 from lit_gemma.salience import long_text
 
 Params = dict[str, Any]
@@ -152,7 +153,8 @@ def _block_impl(block, trainable, non_trainable, x, padding_mask):
 
 
 _block_step = long_text.checkpoint_by_length(
-    _block_impl, (0,), lambda *args: args[3].shape[1])
+    _block_impl, (0,), lambda *args: args[3].shape[1], carry_argnum=3,
+    wrap=block_kinds.jit_per_kind)
 
 
 @register(keras_hub.models.GemmaBackbone, keras_hub.models.Gemma3Backbone)
@@ -166,6 +168,7 @@ class GemmaForward(Forward):
     self.vocabulary_size = int(backbone.vocabulary_size)
     self._embedding = backbone.token_embedding
     self._blocks = list(backbone.transformer_layers)
+    self._runners = block_kinds.representatives(self._blocks)
     self._final_norm = backbone.layer_norm
     self._table_index = variable_index(self._embedding,
                                        self._embedding.embeddings)
@@ -198,7 +201,7 @@ class GemmaForward(Forward):
     scale = jnp.sqrt(jnp.asarray(self.hidden_dim, "float32"))
     x = embeddings * scale.astype(embeddings.dtype)
     for block, (trainable, non_trainable) in zip(
-        self._blocks, params["blocks"]
+        self._runners, params["blocks"]
     ):
       x = _block_step(block, trainable, non_trainable, x, padding_mask)
     x, _ = self._final_norm.stateless_call(*params["final_norm"], x)

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import keras_hub
 
 from lit_gemma.salience import forward as forward_lib
+from lit_gemma.salience import block_kinds
 from lit_gemma.salience import long_text
 from lit_gemma.salience.forward import Params, Rows
 
@@ -39,7 +40,8 @@ def _block_impl(block, trainable, non_trainable, x, padding_mask,
 
 
 _block_step = long_text.checkpoint_by_length(
-    _block_impl, (0,), lambda *args: args[3].shape[1])
+    _block_impl, (0,), lambda *args: args[3].shape[1], carry_argnum=3,
+    wrap=block_kinds.jit_per_kind)
 
 
 @forward_lib.register(keras_hub.models.Gemma4Backbone)
@@ -59,6 +61,7 @@ class Gemma4Forward(forward_lib.Forward):
     self.per_layer_dim = int(backbone.hidden_size_per_layer_input or 0)
     self._embedding = backbone.token_embedding
     self._blocks = list(backbone.transformer_layers)
+    self._runners = block_kinds.representatives(self._blocks)
     self._final_norm = backbone.layer_norm
     self._table_index = forward_lib.variable_index(
         self._embedding, self._embedding.embeddings)
@@ -132,8 +135,8 @@ class Gemma4Forward(forward_lib.Forward):
         zip(self._blocks, params["blocks"])):
       borrowed = (shared.get(block.kv_shared_layer_index)
                   if block.is_kv_shared_layer else None)
-      x, kv = _block_step(block, trainable, non_trainable, x, padding_mask,
-                          per_layer[i], borrowed)
+      x, kv = _block_step(self._runners[i], trainable, non_trainable, x,
+                          padding_mask, per_layer[i], borrowed)
       if i in self._kv_sources:
         shared[i] = kv
     x, _ = self._final_norm.stateless_call(*params["final_norm"], x)

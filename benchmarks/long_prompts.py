@@ -11,9 +11,10 @@ calls on two different texts of `length` total tokens whose last
 not. "residuals" is what the backward pass holds per text (the VJP's
 activations, read from the engine's recorded layout): the engine keeps it
 for a span change on texts below the long-text threshold (its kept_bytes,
-"kept") and drops it after the call above it. Under the long path's
-no-scores policy it grows linearly with length; under the short path's
-`checkpoint_dots` it also holds every layer's attention scores.
+"kept") and drops it after the call above it. On the long path (each
+block's input kept, the block recomputed) it grows linearly with length;
+under the short path's `checkpoint_dots` it also holds every layer's
+attention scores.
 
   python benchmarks/long_prompts.py --trace 1024,2048,4096,8192,16384,32768
 

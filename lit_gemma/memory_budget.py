@@ -27,7 +27,7 @@ measured by benchmarks/long_prompts.py):
   call    one fresh salience call at L tokens: its residuals
           (memory_estimates.activation_bytes: linear per token, plus every
           layer's scores below long_text.threshold) [842 MiB at 1,024;
-          554 KiB per token on the long path, 4.3 GiB at 8,192], one
+          50 KiB per token on the long path, 400 MiB at 8,192], one
           layer's scores, probabilities and their gradient recomputed
           (3 x heads x L^2 float32) [3 GiB at 8,192], a full 512-target
           chunk of vocabulary logits, softmax and gradient (3 x 512 x V
@@ -42,7 +42,7 @@ For the embedded model in float32 (`python -m lit_gemma.memory_budget`):
 
   local 8 GiB     --max_length 1024, salience cache 537 MiB
   notebook 10 GiB --max_length 1024, salience cache 896 MiB
-  team 12 GiB     --max_length 1024, salience cache 1254 MiB
+  team 12 GiB     --max_length 2048, salience cache 1254 MiB
   32 GiB          --max_length 8192;  64 GiB: 16384
 
 Past 8k the quadratic terms dominate (one layer's scores: 48 GiB at 32k).

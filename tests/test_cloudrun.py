@@ -38,6 +38,7 @@ from http_helpers import request
 from lit_gemma import config as config_lib
 from lit_gemma import lit_app
 from lit_gemma import loading
+from lit_gemma import memory_budget
 from lit_gemma import paths
 from lit_gemma import server
 from lit_gemma import startup
@@ -378,13 +379,14 @@ def test_bodies_and_prompts_are_bounded(served):
   assert answer.read().decode().startswith(
       f"request body is over {team.DEFAULT_MAX_REQUEST_BYTES} bytes")
   conn.close()
-  long = {"prompt": "word " * 1100, "target": " end"}
+  limit = memory_budget.plan("team").max_length  # the team default
+  long = {"prompt": "word " * (limit + 76), "target": " end"}
   status, text = request(served.url, "/get_preds",
                          {"inputs": [new_input(long)]},
                          model="_gemma_salience", dataset_name=DATASET)
   assert status == 400
   assert_short_error(text)
-  assert "over the limit of 1024 (--max_length)" in text
+  assert f"over the limit of {limit} (--max_length)" in text
 
 
 def test_error_gives_the_browser_an_id_and_the_log_the_traceback(served):

@@ -108,28 +108,37 @@ def main() -> None:
   parser.add_argument("--unprepared", action="store_true",
                       help="the prepare step generates no responses (the "
                       "server generates the data table's)")
+  parser.add_argument("--lit_flags", default="",
+                      help="lit-gemma flags after the image's "
+                      "$LIT_GEMMA_FLAGS (e.g. --salience_cache_mb=512)")
   args = parser.parse_args()
   tmp = pathlib.Path(tempfile.mkdtemp(prefix="lit-gemma-served-"))
   start = time.monotonic()
   image = container.ServedImage(tmp, share_compiled=False,
-                                 responses=not args.unprepared)
+                                 responses=not args.unprepared,
+                                 more_flags=args.lit_flags)
   ready_s = time.monotonic() - start
   sampler = _RssSampler(image.process.pid)
+  phases = {}  # The peak of each phase: what dominates.
   try:
     url = image.url
     timings = {}
+    time.sleep(1)
+    phases["idle after /health 200"] = sampler.peak
     t0 = time.monotonic()
     for name in datasets_lib.BUNDLED_FILES:
       ids = [ex["id"] for ex in ok(url, "/get_dataset", {}, dataset_name=name)]
       ok(url, "/get_preds", {"inputs": ids}, model="gemma",
          dataset_name=name, requested_types="GeneratedText")
     timings["data table responses"] = time.monotonic() - t0
+    phases["data table responses"], sampler.peak = sampler.peak, 0
     dataset = next(iter(datasets_lib.BUNDLED_FILES))
     inputs = _salience_inputs(args.texts, [60, 200, 400, 700])
     t0 = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(args.concurrent) as pool:
       list(pool.map(lambda ex: _click(url, ex, dataset), inputs))
     timings["salience clicks"] = time.monotonic() - t0
+    phases["salience clicks"] = sampler.peak
     marks = _high_water_marks(image.process.pid)
   finally:
     sampler.stop()
@@ -149,9 +158,12 @@ def main() -> None:
   for pid, mark in marks.items():
     role = "master" if pid == image.process.pid else "worker"
     print(f"peak RSS {role} (pid {pid}): {mark / gib:.2f} GiB")
-  print(f"peak RSS, all processes (sampled): {sampler.peak / gib:.2f} GiB")
+  for what, peak in phases.items():
+    print(f"peak RSS, all processes, {what} (sampled): {peak / gib:.2f} GiB")
+  peak = max(phases.values())
+  print(f"peak RSS, all processes (sampled): {peak / gib:.2f} GiB")
   print(f"files written under $LIT_GEMMA_CACHE: {written / gib:.3f} GiB")
-  print(f"peak + written: {(sampler.peak + written) / gib:.2f} GiB")
+  print(f"peak + written: {(peak + written) / gib:.2f} GiB")
 
 
 if __name__ == "__main__":

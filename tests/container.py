@@ -88,7 +88,8 @@ class ServedImage:
   """
 
   def __init__(self, tmp: pathlib.Path, share_compiled: bool = True,
-               deadline: float = 600, responses: bool = False):
+               deadline: float = 600, responses: bool = False,
+               more_flags: str = ""):
     """Starts the server and waits for /health to answer 200.
 
     Args:
@@ -100,6 +101,7 @@ class ServedImage:
         responses as the image build does (minutes on 2 cores); else it
         only converts (`--no_responses`: tests/test_prepared_responses.py
         checks the responses on a tiny model).
+      more_flags: lit-gemma flags after the image's $LIT_GEMMA_FLAGS.
     """
     self.tmp = tmp
     self.cache = tmp / "cache"
@@ -113,6 +115,8 @@ class ServedImage:
     self.url = f"http://127.0.0.1:{self.port}"
     self.env = {**os.environ, **env(), "PORT": str(self.port),
                 paths.CACHE_ENV: str(self.cache)}
+    if more_flags:
+      self.env["LIT_GEMMA_FLAGS"] += f" {more_flags}"
     self.log = tmp / "server.log"
     prepare = here(prepare_command()) + ([] if responses else
                                          ["--no_responses"])

@@ -24,11 +24,12 @@ $(STAMP): pyproject.toml constraints.txt overrides.txt
 	$(UV) pip uninstall --quiet --python $(PY) tensorflow tensorflow-text 2>/dev/null || true
 	touch $@
 
-# Convert the embedded GGUF into the keras-hub preset cache (done once).
+# Convert the embedded GGUF into the keras-hub preset cache and generate the
+# datasets' responses for the server ARGS describe (done once; seconds after).
 prepare: setup
-	$(PY) -m lit_gemma.prepare
+	$(PY) -m lit_gemma.prepare $(ARGS)
 
-serve: setup
+serve: prepare
 	$(PY) launch.py $(ARGS)
 
 # Headless Chromium from Debian for the browser test (never `playwright install`).

@@ -1,8 +1,9 @@
 """Server start-up and salience latency with the embedded Gemma 3 270M.
 
 Prints, for `python launch.py` as a user starts it:
-  (a) first start after `make prepare`: the converted model is cached, the
-      response cache and JAX's compilation cache are empty;
+  (a) first start after `make prepare` (run first, timed apart): the
+      converted model and the datasets' responses are cached, JAX's
+      compilation cache is empty (--unprepared: prepare converts only);
   (b) a restart: every cache warm (the one (a) filled);
 each as seconds from process start to `/get_info` answering (the page can
 load) and to the data table's responses (`/get_preds` of the generation
@@ -16,8 +17,9 @@ Goals (issue 4): warm start <= 30 s; warm salience request <= 1.2 s.
 With --browser (issue 13), instead: the server over --dataset (the
 page's first set, fewshot_mistakes, by default), driven in headless
 Chromium: seconds from opening the
-page to a data table with every response filled in (first visit, empty
-response cache), then, once the log says the warm-up is done, seconds from
+page to a data table with every response filled in (first visit after
+`make prepare`, its time printed first; --unprepared: an empty response
+cache), then, once the log says the warm-up is done, seconds from
 a click on a target word to drawn salience for two examples in different
 length buckets, and the programs the server compiled for each (goal: 2 s,
 0 programs).
@@ -25,8 +27,9 @@ length buckets, and the programs the server compiled for each (goal: 2 s,
   python benchmarks/server.py [--dataset NAME:PATH] [--repeats 7]
   python benchmarks/server.py --browser [--fresh_jax_cache]
 
-Runs on a private cache root; only the converted model is linked from the
-user's cache (converted first if missing).
+Runs on a private cache root; only the converted model (and with --browser
+the compile cache) is linked from the user's cache (converted first if
+missing); prepare writes the responses there.
 """
 
 from __future__ import annotations
@@ -55,6 +58,20 @@ from lit_gemma import paths  # pylint: disable=g-import-not-at-top,wrong-import-
 # Salience texts stay in the 128-token bucket: an example of at most this
 # many tokens, and the same with a short new first line.
 MAX_EXAMPLE_TOKENS = 124
+
+
+def _prepare(cache: pathlib.Path, dataset: str, unprepared: bool,
+             *flags: str) -> None:
+  """`make prepare` for the server the benchmark starts (its flags)."""
+  start = time.monotonic()
+  subprocess.run(
+      [sys.executable, "-m", "lit_gemma.prepare",
+       *(["--no_responses"] if unprepared else
+         ["--models=gemma:embedded", f"--datasets={dataset}", *flags])],
+      check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+      env=dict(os.environ, LIT_GEMMA_CACHE=str(cache)))
+  print(f"prepare ({'convert only' if unprepared else 'responses too'}): "
+        f"{time.monotonic() - start:.1f} s", flush=True)
 
 
 def _free_port() -> int:
@@ -185,7 +202,8 @@ BROWSER_ROWS = (0, 8)
 
 
 def _browser(models: pathlib.Path, dataset: str, fresh_jax_cache: bool,
-             rows: tuple[int, ...], max_examples: int | None) -> None:
+             rows: tuple[int, ...], max_examples: int | None,
+             unprepared: bool) -> None:
   """First visit and first clicks in Chromium (see the module's doc)."""
   sys.path.insert(0, str(ROOT / "tests"))
   import test_first_click as clicks  # pylint: disable=g-import-not-at-top
@@ -203,6 +221,9 @@ def _browser(models: pathlib.Path, dataset: str, fresh_jax_cache: bool,
       (cache / "jax").symlink_to(paths.jax_cache_dir(),
                                  target_is_directory=True)
     log = pathlib.Path(tmp) / "server.log"
+    print(f"machine: {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f} at start", flush=True)
+    _prepare(cache, dataset, unprepared, *flags)
     server = Server(cache, dataset, log, *flags)
     try:
       info = server.seconds_to_info()
@@ -214,7 +235,8 @@ def _browser(models: pathlib.Path, dataset: str, fresh_jax_cache: bool,
                                                      len(examples))
           print(f"first visit (JAX cache "
                 f"{'empty' if fresh_jax_cache else 'the user s'}, response "
-                f"cache empty): /get_info after {info:.1f} s; page opened at "
+                f"cache {'empty' if unprepared else 'prepared'}): /get_info "
+                f"after {info:.1f} s; page opened at "
                 f"{opened:.1f} s; data table with {len(examples)} rows "
                 f"{table:.1f} s later, generated responses {responses:.1f} s "
                 f"later", flush=True)
@@ -233,6 +255,7 @@ def _browser(models: pathlib.Path, dataset: str, fresh_jax_cache: bool,
           chromium.close()
     finally:
       server.stop()
+      print(f"load average at end {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:
@@ -255,6 +278,9 @@ def main() -> None:
                       " default: two length buckets of fewshot_mistakes)")
   parser.add_argument("--max_examples", type=int,
                       help="with --browser: serve only this many examples")
+  parser.add_argument("--unprepared", action="store_true",
+                      help="prepare converts only: the server generates the "
+                      "data table's responses (as before issue 13)")
   args = parser.parse_args()
 
   models = paths.models_dir()
@@ -264,7 +290,8 @@ def main() -> None:
                    cwd=ROOT)
   if args.browser:
     _browser(models, args.dataset, args.fresh_jax_cache,
-             tuple(int(r) for r in args.rows.split(",")), args.max_examples)
+             tuple(int(r) for r in args.rows.split(",")), args.max_examples,
+             args.unprepared)
     return
   name = args.dataset.partition(":")[0]
   datasets = f"{args.dataset},{args.salience_dataset}"
@@ -275,7 +302,8 @@ def main() -> None:
     cache = pathlib.Path(tmp) / "cache"
     cache.mkdir()
     (cache / "models").symlink_to(models, target_is_directory=True)
-    for label in ("(a) first start (model converted, other caches empty)",
+    _prepare(cache, datasets, args.unprepared)
+    for label in ("(a) first start after prepare (JAX cache empty)",
                   "(b) restart (all caches warm)"):
       server = Server(cache, datasets, pathlib.Path(tmp) / "server.log")
       try:

@@ -73,6 +73,17 @@ def load_datasets(config: config_lib.ServerConfig,
   return loaded
 
 
+def for_models(config: config_lib.ServerConfig,
+               datasets: dict[str, lit_dataset.Dataset],
+               loaded: Mapping[str, Any]) -> dict[str, lit_dataset.Dataset]:
+  """`datasets` (rendered in Gemma's chat turns), or loaded again with chat
+  prompts rendered in each loaded model's turns where those differ."""
+  formats = list(dict.fromkeys(lm.chat_format for lm in loaded.values()))
+  if formats != [chat_formats.DEFAULT]:
+    return load_datasets(config, formats)
+  return datasets
+
+
 def build_app(config: config_lib.ServerConfig, *,
               lms: Mapping[str, Any] | None = None,
               response_cache=None) -> lit_app.LitGemmaApp:
@@ -93,9 +104,7 @@ def build_app(config: config_lib.ServerConfig, *,
   """
   datasets = load_datasets(config)  # Bad data is refused before any load.
   loaded = loading.load_models(config.models, config.model_settings, lms=lms)
-  formats = list(dict.fromkeys(lm.chat_format for lm in loaded.values()))
-  if formats != [chat_formats.DEFAULT]:  # Chat prompts in each model's turns.
-    datasets = load_datasets(config, formats)
+  datasets = for_models(config, datasets, loaded)
   # pylint: disable=g-import-not-at-top  (the model stack is imported now)
   from lit_gemma import models as models_lib
   from lit_gemma import response_cache as response_cache_lib
@@ -103,10 +112,7 @@ def build_app(config: config_lib.ServerConfig, *,
   # pylint: enable=g-import-not-at-top
   if response_cache is None:
     response_cache = response_cache_lib.ResponseCache()
-  settings = models_lib.GroupSettings(
-      max_length=config.max_length, max_new_tokens=config.max_new_tokens,
-      batch_size=config.batch_size,
-      generation_batch_size=config.generation_batch_size)
+  settings = models_lib.GroupSettings.from_config(config)
   lit_models = {}
   for name, _ in config.models:
     group = models_lib.model_group(name, loaded[name], settings,

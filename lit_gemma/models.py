@@ -60,6 +60,16 @@ class GroupSettings:
   generation_batch_size: int = 16
   embeddings: bool = True
 
+  @classmethod
+  def from_config(cls, config, **overrides) -> "GroupSettings":
+    """The settings a server's `ServerConfig` gives its model groups (the
+    server and `prepared_responses` share them, so their caches agree)."""
+    return cls(max_length=config.max_length,
+               max_new_tokens=config.max_new_tokens,
+               batch_size=config.batch_size,
+               generation_batch_size=config.generation_batch_size,
+               **overrides)
+
 
 class _GroupMember(lit_model.BatchedModel):
   """Shared plumbing: the loaded model, settings and the input spec."""
@@ -106,8 +116,12 @@ class GenerationModel(_GroupMember):
     return self.settings.generation_batch_size
 
   def _generation_settings(self) -> dict:
+    """What, besides the model and the prompt, the response depends on
+    (it keys the response cache: the weights' dtype too, since a
+    bfloat16 model's greedy answer can differ from the float32 one)."""
     return {"max_new_tokens": self.settings.max_new_tokens,
-            "sampler": "greedy", "stop_ids": list(self.lm.stop_ids)}
+            "sampler": "greedy", "stop_ids": list(self.lm.stop_ids),
+            "dtype": self.lm.causal_lm.backbone.dtype_policy.name}
 
   def _responses(self, prompts: list[str]) -> list[str]:
     settings = self._generation_settings()

@@ -26,6 +26,10 @@ CREATE TABLE IF NOT EXISTS responses (
   settings TEXT NOT NULL,
   response TEXT NOT NULL,
   created REAL NOT NULL DEFAULT (julianday('now'))
+);
+CREATE TABLE IF NOT EXISTS prepared (
+  key TEXT PRIMARY KEY,
+  created REAL NOT NULL DEFAULT (julianday('now'))
 )
 """
 
@@ -39,7 +43,7 @@ class ResponseCache:
     self._lock = threading.Lock()
     with self._connect() as db:
       db.execute("PRAGMA journal_mode=WAL")
-      db.execute(_SCHEMA)
+      db.executescript(_SCHEMA)
 
   @contextlib.contextmanager
   def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -84,6 +88,17 @@ class ResponseCache:
       db.executemany(
           "INSERT OR REPLACE INTO responses (key, model, prompt, settings, "
           "response) VALUES (?, ?, ?, ?, ?)", rows)
+
+  def is_prepared(self, key: str) -> bool:
+    """Whether `mark_prepared(key)` was called (prepared_responses.py: a
+    set of responses known to be here, checked without loading a model)."""
+    with self._lock, self._connect() as db:
+      return db.execute("SELECT 1 FROM prepared WHERE key = ?",
+                        (key,)).fetchone() is not None
+
+  def mark_prepared(self, key: str) -> None:
+    with self._lock, self._connect() as db:
+      db.execute("INSERT OR REPLACE INTO prepared (key) VALUES (?)", (key,))
 
   def __len__(self) -> int:
     with self._lock, self._connect() as db:

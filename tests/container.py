@@ -88,7 +88,8 @@ class ServedImage:
   """
 
   def __init__(self, tmp: pathlib.Path, share_compiled: bool = True,
-               deadline: float = 600):
+               deadline: float = 600, responses: bool = False,
+               more_flags: str = ""):
     """Starts the server and waits for /health to answer 200.
 
     Args:
@@ -96,6 +97,11 @@ class ServedImage:
       share_compiled: also link this machine's JAX compile cache (fast
         starts); else the server compiles as a fresh instance would.
       deadline: seconds to wait for 200.
+      responses: run the prepare step whole, generating the bundled sets'
+        responses as the image build does (minutes on 2 cores); else it
+        only converts (`--no_responses`: tests/test_prepared_responses.py
+        checks the responses on a tiny model).
+      more_flags: lit-gemma flags after the image's $LIT_GEMMA_FLAGS.
     """
     self.tmp = tmp
     self.cache = tmp / "cache"
@@ -109,10 +115,16 @@ class ServedImage:
     self.url = f"http://127.0.0.1:{self.port}"
     self.env = {**os.environ, **env(), "PORT": str(self.port),
                 paths.CACHE_ENV: str(self.cache)}
+    if more_flags:
+      self.env["LIT_GEMMA_FLAGS"] += f" {more_flags}"
     self.log = tmp / "server.log"
+    prepare = here(prepare_command()) + ([] if responses else
+                                         ["--no_responses"])
+    begun = time.monotonic()
     self.prepared = subprocess.run(
-        here(prepare_command()), env=self.env, cwd=ROOT,
-        capture_output=True, text=True, timeout=600)
+        prepare, env=self.env, cwd=ROOT,
+        capture_output=True, text=True, timeout=1800)
+    self.prepare_s = time.monotonic() - begun
     with open(self.log, "w") as out:
       self.process = subprocess.Popen(
           here(cmd()), env=self.env, cwd=ROOT, stdout=out,

@@ -167,9 +167,9 @@ def test_deploy_dry_run_prints_the_private_sized_service():
   settings = _gunicorn_settings()
   assert int(_option(argv, "--concurrency")) == settings["threads"]
   assert int(_option(argv, "--timeout")) <= settings["timeout"]
-  # Sized from benchmarks/served_memory.py's peak (about 10.5 GiB).
-  assert _option(argv, "--cpu") == "4"
-  assert _option(argv, "--memory") == "16Gi"
+  # Sized from benchmarks/served_memory.py's peak (6.86 GiB at team mode's 8 GiB plan).
+  assert _option(argv, "--cpu") == "2"
+  assert _option(argv, "--memory") == "8Gi"
   assert "--cpu-boost" in argv
   assert _option(argv, "--min-instances") == "0" and "--iap" not in argv
   env = _option(argv, "--set-env-vars")

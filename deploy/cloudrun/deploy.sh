@@ -23,15 +23,14 @@
 set -euo pipefail
 
 # Size, from benchmarks/served_memory.py (the image's gunicorn command on
-# the embedded model: the data table's responses, then 8 concurrent
-# salience requests on texts up to ~1000 tokens): the served worker peaked
-# at 9.5-10.5 GiB RSS in two runs (weights, compiled programs and the
-# engine's kept forward passes, capped at 2 GiB; not broken down further).
-# Above 8 GiB Cloud Run needs 4 vCPU, which allow up to 16 GiB: 16 GiB
-# leaves half again as much.
+# the embedded model, responses prepared at build time: the data table,
+# then 8 concurrent salience requests on texts up to ~1000 tokens): under
+# team mode's 8 GiB memory plan the worker and its written files peaked at
+# 6.86 GiB (2026-12-02). 2 vCPU allow up to 8 GiB; a larger model needs
+# more (above 8 GiB Cloud Run needs 4 vCPU).
 # Keep CONCURRENCY equal to the gunicorn threads (gunicorn.conf.py).
-CPU=4
-MEMORY=16Gi
+CPU=2
+MEMORY=8Gi
 CONCURRENCY=8
 TIMEOUT=300
 PORT=8080

@@ -59,7 +59,8 @@ from lit_gemma import memory_estimates as estimates
 
 GIB = 1 << 30
 MIB = 1 << 20
-MODES = {"local": 8.0, "notebook": 10.0, "team": 8.0}  # team: Cloud Run 2 vCPU, 8 GiB
+# team: deploy.sh's Cloud Run instance (2 vCPU, 8 GiB).
+MODES = {"local": 8.0, "notebook": 10.0, "team": 8.0}
 HEADROOM = 0.7
 RUNTIME_BYTES = int(2.5 * GIB)
 CACHE_SHARE = 0.25

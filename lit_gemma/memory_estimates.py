@@ -8,7 +8,8 @@ engine keeps for the backward pass of one text of T tokens under its
 `checkpoint_dots` remat policy: every matrix product's output per layer
 (linear in T) plus each layer's attention scores (H * T^2); past the
 long-text threshold only each block's input (T * d per layer), the block
-being recomputed in the backward pass. Embedding gradients are T rows per token table.
+being recomputed in the backward pass. Embedding gradients are T rows per
+token table.
 Nothing here imports JAX or Keras.
 """
 

@@ -5,9 +5,11 @@ pass, the [heads, T, T] attention scores included: quadratic in length
 (about 19 GiB at 8k tokens for the 270M). Past `threshold` tokens each
 decoder block keeps only its input ([T, d], linear in length) and is
 recomputed in the backward pass one block at a time, so the transient peak
-holds one block's scores (Gemma 3n's whole-stack call keeps the projections,
-`checkpoint_dots_with_no_batch_dims`); the engine then keeps no forward pass
-for span changes either. Short texts keep today's faster path.
+holds one block's scores; the engine then keeps no forward pass for span
+changes either. Short texts keep today's faster path. Gemma 3n's forward is
+one whole-stack call, which only gets the no-scores policy
+(`checkpoint_dots_with_no_batch_dims`): on XLA's CPU backend that does not
+bound its peak (see `_recomputed_in_order`).
 """
 
 from __future__ import annotations
@@ -30,11 +32,6 @@ _LONG = jax.checkpoint_policies.checkpoint_dots_with_no_batch_dims
 def is_long(length: int) -> bool:
   """Whether a padded sequence of `length` tokens takes the long path."""
   return length >= threshold
-
-
-def policy(length: int):
-  """The remat policy for a padded sequence of `length` tokens."""
-  return _LONG if is_long(length) else _SHORT
 
 
 def checkpoint_by_length(fn, static_argnums, length_of, carry_argnum=None,

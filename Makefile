@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml constraints.txt overrides.txt
 # Convert the embedded GGUF into the keras-hub preset cache and generate the
 # datasets' responses for the server ARGS describe (done once; seconds after).
 prepare: setup
-	$(PY) -m lit_gemma.prepare $(ARGS)
+	$(PY) -m lit_gemma.serve.prepare $(ARGS)
 
 serve: prepare
 	$(PY) launch.py $(ARGS)

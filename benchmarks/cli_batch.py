@@ -21,12 +21,12 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from lit_gemma import backends  # noqa: E402
-from lit_gemma import batch  # noqa: E402
-from lit_gemma import datasets  # noqa: E402
+from lit_gemma.cli import backends  # noqa: E402
+from lit_gemma.cli import batch  # noqa: E402
+from lit_gemma.lit import datasets  # noqa: E402
 from lit_gemma import explain  # noqa: E402
-from lit_gemma import faithfulness  # noqa: E402
-from lit_gemma import loading  # noqa: E402
+from lit_gemma.explain import faithfulness  # noqa: E402
+from lit_gemma.models import loading  # noqa: E402
 
 TEXTS = [
     ("The capital of France is", " Paris, a city on the Seine."),

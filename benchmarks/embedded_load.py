@@ -3,7 +3,7 @@
 Runs each start in its own process against a fresh temporary
 LIT_GEMMA_CACHE: the cold start assembles the GGUF, converts it and loads the
 preset; the warm starts only load the cached preset. Both go through
-`lit_gemma.sources.load_causal_lm("embedded")`, as the server does. Prints
+`lit_gemma.models.sources.load_causal_lm("embedded")`, as the server does. Prints
 seconds (model load alone, and whole process including Python imports) and
 peak RSS.
 

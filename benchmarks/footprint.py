@@ -32,7 +32,7 @@ import time
 import psutil
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "tests" / "support")]
 
 from http_helpers import free_port  # pylint: disable=g-import-not-at-top,wrong-import-position
 from http_helpers import wait_for_info  # pylint: disable=g-import-not-at-top,wrong-import-position

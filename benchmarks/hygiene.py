@@ -17,8 +17,8 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from lit_gemma import datasets  # pylint: disable=g-import-not-at-top
-from lit_gemma import hygiene  # pylint: disable=g-import-not-at-top
+from lit_gemma.lit import datasets  # pylint: disable=g-import-not-at-top
+from lit_gemma.tuning import hygiene  # pylint: disable=g-import-not-at-top
 
 ENDINGS = ("", " Please be brief.", " Answer in two sentences.",
            " Explain your reasoning.", " I need this for work.")
@@ -49,7 +49,7 @@ def main() -> None:
     print(f"{args.rows} rows, text checks: {time.monotonic() - start:.2f} s")
     if args.no_model:
       return
-    from lit_gemma import lm as lm_lib  # pylint: disable=g-import-not-at-top
+    from lit_gemma.models import lm as lm_lib  # pylint: disable=g-import-not-at-top
     lm = lm_lib.GemmaLM.load("embedded")
     start = time.monotonic()
     report = hygiene.build(path, eval_set, lm=lm)

@@ -19,7 +19,7 @@ attention scores.
   python benchmarks/long_prompts.py --trace 1024,2048,4096,8192,16384,32768
 
 prints those residuals per text by tracing alone (jax.eval_shape: nothing
-is computed, so 32k tokens take seconds), beside memory_budget.py's
+is computed, so 32k tokens take seconds), beside models/memory_budget.py's
 estimate of one call's peak.
 """
 
@@ -42,7 +42,7 @@ def _case(model: str, precision: str, length: int, target: int) -> dict:
   """One case, in this (child) process; returns its row."""
   import numpy as np  # noqa: PLC0415
 
-  from lit_gemma import lm as lm_lib  # noqa: PLC0415
+  from lit_gemma.models import lm as lm_lib  # noqa: PLC0415
   from lit_gemma.salience import compilation  # noqa: PLC0415
   from lit_gemma.salience import long_text  # noqa: PLC0415
 
@@ -86,8 +86,8 @@ def _trace(model: str, precision: str, lengths: list[int]) -> None:
   import jax  # noqa: PLC0415
   import numpy as np  # noqa: PLC0415
 
-  from lit_gemma import lm as lm_lib  # noqa: PLC0415
-  from lit_gemma import memory_budget  # noqa: PLC0415
+  from lit_gemma.models import lm as lm_lib  # noqa: PLC0415
+  from lit_gemma.models import memory_budget  # noqa: PLC0415
   from lit_gemma.salience import long_text  # noqa: PLC0415
 
   engine = lm_lib.GemmaLM.load(model, precision=precision).engine

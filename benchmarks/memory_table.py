@@ -2,7 +2,7 @@
 
   python benchmarks/memory_table.py [--measure]
 
-Prints, from architecture arithmetic (lit_gemma/memory_estimates.py):
+Prints, from architecture arithmetic (lit_gemma/models/memory_estimates.py):
 weights, kept activations and embedding gradients for one text of 1k, 8k
 and 32k tokens, in float32 and bfloat16; then the smallest
 `--distribution` that fits on a 16/24/40/80 GiB device at 8k tokens, under
@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from lit_gemma import memory_estimates as m  # noqa: E402
+from lit_gemma.models import memory_estimates as m  # noqa: E402
 
 TOKENS = (1024, 8192, 32768)
 DEVICES = (16, 24, 40, 80)
@@ -78,7 +78,7 @@ def distribution_table(tokens: int = 8192) -> None:
 
 
 def measure_embedded() -> None:
-  from lit_gemma import sources  # pylint: disable=g-import-not-at-top
+  from lit_gemma.models import sources  # pylint: disable=g-import-not-at-top
 
   causal_lm, _ = sources.load_causal_lm(sources.EMBEDDED)
   total = sum(v.value.nbytes for v in causal_lm.backbone.weights)

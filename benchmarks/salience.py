@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from lit_gemma import lm as lm_lib  # noqa: E402
+from lit_gemma.models import lm as lm_lib  # noqa: E402
 from lit_gemma import paths  # noqa: E402
 from lit_gemma.salience import compilation  # noqa: E402
 

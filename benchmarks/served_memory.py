@@ -2,7 +2,7 @@
 
 Runs the Cloud Run image's `prepare` step and its exact gunicorn command
 (read from deploy/cloudrun/Dockerfile and run outside Docker, see
-tests/container.py) with an empty compile cache, as a new instance starts;
+tests/support/container.py) with an empty compile cache, as a new instance starts;
 the prepare step generates the bundled sets' responses, as the image build
 does (--unprepared: it only converts, and the server generates them);
 waits for /health 200; then asks what a busy team would: the data table's
@@ -29,12 +29,12 @@ import time
 import psutil
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "support")]
 
 import container  # pylint: disable=g-import-not-at-top,wrong-import-position
 from http_helpers import new_input  # pylint: disable=g-import-not-at-top,wrong-import-position
 from http_helpers import ok  # pylint: disable=g-import-not-at-top,wrong-import-position
-from lit_gemma import datasets as datasets_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from lit_gemma.lit import datasets as datasets_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 SENTENCE = ("The committee reviewed the proposal, asked for two changes and "
             "agreed to meet again next week. ")

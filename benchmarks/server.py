@@ -52,7 +52,7 @@ import urllib.request
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lit_gemma import datasets as datasets_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from lit_gemma.lit import datasets as datasets_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from lit_gemma import paths  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # Salience texts stay in the 128-token bucket: an example of at most this
@@ -65,7 +65,7 @@ def _prepare(cache: pathlib.Path, dataset: str, unprepared: bool,
   """`make prepare` for the server the benchmark starts (its flags)."""
   start = time.monotonic()
   subprocess.run(
-      [sys.executable, "-m", "lit_gemma.prepare",
+      [sys.executable, "-m", "lit_gemma.serve.prepare",
        *(["--no_responses"] if unprepared else
          ["--models=gemma:embedded", f"--datasets={dataset}", *flags])],
       check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -205,7 +205,7 @@ def _browser(models: pathlib.Path, dataset: str, fresh_jax_cache: bool,
              rows: tuple[int, ...], max_examples: int | None,
              unprepared: bool) -> None:
   """First visit and first clicks in Chromium (see the module's doc)."""
-  sys.path.insert(0, str(ROOT / "tests"))
+  sys.path.insert(0, str(ROOT / "tests" / "support"))
   import test_first_click as clicks  # pylint: disable=g-import-not-at-top
   from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
 
@@ -286,7 +286,7 @@ def main() -> None:
   models = paths.models_dir()
   if not models.is_dir() or not any(models.iterdir()):
     print("converting the embedded model first (once)...", flush=True)
-    subprocess.run([sys.executable, "-m", "lit_gemma.prepare"], check=True,
+    subprocess.run([sys.executable, "-m", "lit_gemma.serve.prepare"], check=True,
                    cwd=ROOT)
   if args.browser:
     _browser(models, args.dataset, args.fresh_jax_cache,

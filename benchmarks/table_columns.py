@@ -24,11 +24,11 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 # pylint: disable=g-import-not-at-top
 from werkzeug import test as werkzeug_test
 
-from lit_gemma import app_builder
-from lit_gemma import config as config_lib
-from lit_gemma import lm as lm_lib
-from lit_gemma import part_shares
-from lit_gemma import table_columns
+from lit_gemma.serve import build
+from lit_gemma.serve import config as config_lib
+from lit_gemma.models import lm as lm_lib
+from lit_gemma.lit.columns import part_shares
+from lit_gemma.lit.columns import wiring
 
 
 def _timed(fn):
@@ -42,15 +42,15 @@ def main() -> None:
   print(f"model load (not counted): {load_s:.1f} s")
   config = config_lib.ServerConfig(warm_up=False, part_columns=True,
                                    near_duplicate_columns=True)
-  app, with_s = _timed(lambda: app_builder.build_app(config,
+  app, with_s = _timed(lambda: build.build_app(config,
                                                      lms={"gemma": lm}))
-  original = table_columns.annotators
-  table_columns.annotators = lambda *a: []
+  original = wiring.annotators
+  wiring.annotators = lambda *a: []
   try:
-    plain, without_s = _timed(lambda: app_builder.build_app(
+    plain, without_s = _timed(lambda: build.build_app(
         config_lib.ServerConfig(warm_up=False), lms={"gemma": lm}))
   finally:
-    table_columns.annotators = original
+    wiring.annotators = original
   print(f"build_app: {with_s:.2f} s with the hygiene annotator and extra "
         f"models, {without_s:.2f} s without")
   for label, served in (("with", app), ("without", plain)):

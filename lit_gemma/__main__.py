@@ -1,8 +1,8 @@
-"""`python -m lit_gemma`: the command line (cli.py)."""
+"""`python -m lit_gemma`: the command line (cli/main.py)."""
 
 import sys
 
-from lit_gemma import cli
+from lit_gemma.cli import main
 
 if __name__ == "__main__":
-  sys.exit(cli.main())
+  sys.exit(main.main())

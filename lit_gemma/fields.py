@@ -22,10 +22,10 @@ TOKENS = "tokens"
 TARGET_MASK = "target_mask"
 SOURCE = "source"
 TEMPLATE_ID = "template_id"
-# [start, end, label] character spans of a template-rendered prompt (parts.py)
+# [start, end, label] character spans of a template-rendered prompt (prompts/parts.py)
 PROMPT_PARTS = "prompt_parts"
 # A preference datapoint's other response and whether it is the chosen one
-# (tuning_sets.py), read by the scoring model.
+# (tuning/sets.py), read by the scoring model.
 PAIRED_TARGET = "paired_target"
 IS_PREFERRED = "is_preferred"
 PROMPT_EMBEDDINGS = "prompt_embeddings"
@@ -54,8 +54,8 @@ def dataset_spec() -> lit_types.Spec:
 
 
 def model_read_spec() -> lit_types.Spec:
-  """Optional dataset fields that lit-gemma's own models read (scoring.py,
-  part_shares.py), typed here once for both sides. LIT serves a model on a
+  """Optional dataset fields that lit-gemma's own models read (lit/columns/scoring.py,
+  lit/columns/part_shares.py), typed here once for both sides. LIT serves a model on a
   dataset only if each such field has exactly the model's input type
   (`Model.is_compatible_with_dataset`), so these are never inferred from
   the values (a short response would become a CategoryLabel, a long one a

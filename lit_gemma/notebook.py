@@ -30,20 +30,20 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lit_gemma import config as config_lib
-from lit_gemma import datasets as datasets_lib
-from lit_gemma import distribution as distribution_lib
+from lit_gemma.serve import config as config_lib
+from lit_gemma.lit import datasets as datasets_lib
+from lit_gemma.models import distribution as distribution_lib
 from lit_gemma import errors
-from lit_gemma import loading
-from lit_gemma import memory_budget
-from lit_gemma import native_logs
-from lit_gemma import serving
+from lit_gemma.models import loading
+from lit_gemma.models import memory_budget
+from lit_gemma.models import native_logs
+from lit_gemma.serve import dev_server as serving
 
 with warnings.catch_warnings():
   # LIT imports tqdm's notebook bar, which warns without ipywidgets; no
   # bar is drawn here.
   warnings.filterwarnings("ignore", message="IProgress not found")
-  from lit_gemma import app_builder  # pylint: disable=g-import-not-at-top
+  from lit_gemma.serve import build  # pylint: disable=g-import-not-at-top
 
 DEFAULT_HEIGHT = 800
 # How often the serving loop checks for `stop()`: the most `stop()` waits.
@@ -287,7 +287,7 @@ def show(models=None, datasets=None, *, lms: Mapping[str, Any] | None = None,
     settings.setdefault("allowed_hosts", ("*",))
   try:
     served = config(models, datasets, lms=lms, **settings)
-    app = app_builder.build_app(served, lms=lms,
+    app = build.build_app(served, lms=lms,
                                 response_cache=response_cache)
     widget = Widget(app, host=served.host, port=served.port,
                     height=height, proxy_url=proxy_url)

@@ -1,6 +1,6 @@
 """Writes tests/data/cli_reference_f64.json: float64 salience of a few
 `lit-gemma explain` commands on the embedded Gemma 3 270M, the truth that
-tests/test_cli_real.py holds the CLI's float32 numbers to.
+tests/cli/test_cli_real.py holds the CLI's float32 numbers to.
 
 Independent of the product: the forward pass is written here in plain JAX
 (not the salience engine, not keras-hub's layers, whose RMSNorm computes in
@@ -30,7 +30,7 @@ import sentencepiece
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from lit_gemma.gguf import embedded  # the preset folder; imports no Keras
+from lit_gemma.models.gguf import embedded  # the preset folder; imports no Keras
 
 OUT = ROOT / "tests" / "data" / "cli_reference_f64.json"
 F64 = jnp.float64

@@ -1,7 +1,7 @@
 """Writes (or checks) the hygiene reports of the bundled tuning sets in
 datasets/README.md: the SFT set and the preference set, each against the
 evaluation set, with the embedded Gemma 3 270M's near duplicates.
-tests/test_hygiene.py runs the check, so the README shows what the code finds.
+tests/tuning/test_hygiene.py runs the check, so the README shows what the code finds.
 
     python scripts/hygiene_readme.py            # rewrite the README's blocks
     python scripts/hygiene_readme.py --check    # exit 1 if they are stale
@@ -23,8 +23,9 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lit_gemma import hygiene  # pylint: disable=g-import-not-at-top,wrong-import-position
-from lit_gemma import hygiene_cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+from lit_gemma.tuning import hygiene  # pylint: disable=g-import-not-at-top,wrong-import-position
+from lit_gemma.cli import hygiene_command  # pylint: disable=g-import-not-at-top,wrong-import-position
+from lit_gemma.tuning import report as hygiene_report  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 README = ROOT / "datasets" / "README.md"
 EVAL_SET = "datasets/tuning_eval.jsonl"
@@ -47,7 +48,7 @@ def _at_root():
 def reports(lm) -> dict[str, str]:
   """{dataset path: its text report} for every bundled set in SETS."""
   with _at_root():
-    return {path: hygiene_cli.to_text(hygiene.build(path, EVAL_SET, lm=lm))
+    return {path: hygiene_report.to_text(hygiene.build(path, EVAL_SET, lm=lm))
             for path in SETS}
 
 
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
   what.add_argument("--print", action="store_true")
   parser.add_argument("--model", default="embedded")
   args = parser.parse_args(argv)
-  wanted = reports(hygiene_cli.load_lm(args.model))
+  wanted = reports(hygiene_command.load_lm(args.model))
   readme = README.read_text(encoding="utf-8")
   if args.print:
     print("\n".join(wanted.values()), end="")

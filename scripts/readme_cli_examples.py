@@ -1,6 +1,6 @@
 """Runs one example of each `lit-gemma` subcommand on the embedded model and
 prints the README's "Command line" examples with their real output.
-tests/test_cli_real.py checks that README.md holds exactly this block.
+tests/cli/test_cli_real.py checks that README.md holds exactly this block.
 
     python scripts/readme_cli_examples.py           # print the block
     python scripts/readme_cli_examples.py --write   # put it in README.md
@@ -19,7 +19,7 @@ import tempfile
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lit_gemma import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+from lit_gemma.cli import main as cli  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 README = ROOT / "README.md"
 START = "<!-- cli-examples:start (scripts/readme_cli_examples.py) -->"
@@ -85,7 +85,7 @@ def readme_block(text: str) -> str:
 
 
 def main() -> None:
-  from lit_gemma import loading  # pylint: disable=g-import-not-at-top
+  from lit_gemma.models import loading  # pylint: disable=g-import-not-at-top
 
   text = block(loading.load_model("embedded"))
   if "--write" in sys.argv[1:]:

@@ -23,37 +23,10 @@ import pytest
 from http_helpers import ok
 from http_helpers import request
 from lit_gemma import notebook
+import widget_pages
 
 PROMPTS = [{"prompt": "The capital of France is", "target": " Paris."},
            {"prompt": "Bees dance to show", "target": " where flowers are."}]
-
-
-class _IframeFinder(html.parser.HTMLParser):
-
-  def __init__(self):
-    super().__init__()
-    self.sources: list[str] = []
-
-  def handle_starttag(self, tag, attrs):
-    if tag == "iframe":
-      self.sources.append(dict(attrs).get("src") or "")
-
-
-def iframe_src(html_text: str) -> str:
-  """The `src` of the one iframe in a rendered output."""
-  finder = _IframeFinder()
-  finder.feed(html_text)
-  assert len(finder.sources) == 1, html_text
-  return finder.sources[0]
-
-
-def refused(port: int) -> bool:
-  """Whether connecting to the loopback `port` is refused (nothing listens)."""
-  try:
-    socket.create_connection(("127.0.0.1", port), timeout=5).close()
-  except ConnectionRefusedError:
-    return True
-  return False
 
 
 def _hold_request(port: int) -> socket.socket:
@@ -68,7 +41,7 @@ def _hold_request(port: int) -> socket.socket:
 
 @pytest.fixture(scope="module")
 def tiny_lm(tiny_presets):
-  from lit_gemma import lm as lm_lib  # pylint: disable=g-import-not-at-top
+  from lit_gemma.models import lm as lm_lib  # pylint: disable=g-import-not-at-top
 
   return lm_lib.GemmaLM.load(str(tiny_presets["gemma3"]))
 
@@ -83,7 +56,7 @@ def prompts_file(tmp_path_factory):
 @pytest.fixture(scope="module")
 def widget(tiny_lm, prompts_file, tmp_path_factory):
   """The widget serving the tiny model, which `show` was handed loaded."""
-  from lit_gemma import response_cache  # pylint: disable=g-import-not-at-top
+  from lit_gemma.lit import response_cache  # pylint: disable=g-import-not-at-top
 
   cache = response_cache.ResponseCache(
       tmp_path_factory.mktemp("cache") / "responses.sqlite")
@@ -134,7 +107,7 @@ def test_jupyter_render_is_an_iframe_of_the_server(widget, displayed,
   assert not notebook.in_colab()
   widget.render()
   (shown,) = displayed
-  src = iframe_src(shown.data)
+  src = widget_pages.iframe_src(shown.data)
   assert src == widget.url
   assert 'height="640"' in shown.data
   status, page = request(src, "")
@@ -152,7 +125,7 @@ def test_jupyter_render_goes_through_the_proxy_url(widget, displayed,
     proxied.render()
   finally:
     proxied.stop()
-  assert [iframe_src(s.data) for s in displayed] == [
+  assert [widget_pages.iframe_src(s.data) for s in displayed] == [
       f"/proxy/{proxied.port}/", f"https://hub.example/u/{proxied.port}/"]
   assert 'height="300"' in displayed[0].data
 
@@ -195,7 +168,7 @@ def test_stop_returns_at_once_and_frees_the_port(widget):
     took = time.monotonic() - start
   held.close()
   assert not extra.serving
-  assert refused(extra.port)
+  assert widget_pages.refused(extra.port)
   # LIT's widget takes about 30 s; the serving loop checks every 50 ms.
   assert took < 1.0, f"stop() took {took:.2f} s"
   with pytest.raises(notebook.StartError, match="stopped"):
@@ -206,7 +179,7 @@ def test_leaving_the_with_block_stops_the_widget(widget):
   with notebook.Widget(widget.app) as scoped:
     ok(scoped.url.rstrip("/"), "/get_info", {})
   assert not scoped.serving
-  assert refused(scoped.port)
+  assert widget_pages.refused(scoped.port)
 
 
 @pytest.mark.parametrize("case", ["bad_dataset_line", "bad_model_source",

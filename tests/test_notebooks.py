@@ -25,8 +25,8 @@ import pytest
 
 from http_helpers import ok
 from http_helpers import request
-from test_notebook import iframe_src
-from test_notebook import refused
+from widget_pages import iframe_src
+from widget_pages import refused
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"

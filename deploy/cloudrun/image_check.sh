@@ -85,7 +85,7 @@ trap cleanup EXIT
 port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 step "service: podman run on port $port (the image's CMD, PORT=$port)"
 pod run -d --name "$name" --network host -e PORT="$port" "$image" >/dev/null
-if ! "$python" "$root/tests/image_checks.py" "http://127.0.0.1:$port"; then
+if ! "$python" "$root/tests/support/image_checks.py" "http://127.0.0.1:$port"; then
   pod logs --tail 30 "$name"
   exit 1
 fi

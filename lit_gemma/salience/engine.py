@@ -352,7 +352,7 @@ class SalienceEngine:
     (grads,) = vjp_fn(hidden_grad.astype(hidden.dtype))
     grads = [g.astype(jnp.float32) for g in grads]
     embeddings = [e.astype(jnp.float32) for e in embeddings]
-    return {name: methods_lib.METHODS[name](grads, embeddings)
+    return {name: methods_lib.METHODS[name].scores(grads, embeddings)
             for name in self.methods}
 
   def _one_text(self, params, token_ids, padding, positions, valid):

@@ -1,0 +1,23 @@
+"""Explain one (prompt, target) without the UI: which prompt words, sentences
+or lines drove the target, as numbers, coloured HTML or a matplotlib figure,
+and whether each map is faithful (the deletion test).
+
+    from lit_gemma import explain
+    exp = explain.explain(lm, "Water is made of", " hydrogen and oxygen.",
+                          span=" oxygen", check="word")
+    exp.segments("word")[0]   # Segment(text='Water', ..., score=..., ...)
+
+The public names below are the package's API; its modules are:
+explanation.py (the value), api.py (computing it), segments.py (grouping
+tokens as the UI does), render.py and report.py (colours, HTML, text),
+ablation.py, faithfulness.py and verdicts.py (is the map faithful?).
+"""
+
+from lit_gemma.explain.api import Item, explain, explain_many
+from lit_gemma.explain.explanation import (DEFAULT_METHOD, GRANULARITIES,
+                                           ExplainError, Explanation,
+                                           Segment, Span, target_mask)
+
+__all__ = ["DEFAULT_METHOD", "GRANULARITIES", "ExplainError", "Explanation",
+           "Item", "Segment", "Span", "explain", "explain_many",
+           "target_mask"]

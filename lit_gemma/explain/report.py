@@ -1,0 +1,105 @@
+"""Explanations as a terminal shows them (ANSI colours, or plain text when
+the output is not a terminal) and as one self-contained HTML file.
+
+The colours are the UI's (render.py): a segment's background is the chip
+colour LIT gives its score, in 24-bit ANSI; the explained segments are
+underlined instead. The HTML has inline styles only and no external URL,
+so a report attached to a review opens offline.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from lit_gemma.explain import render
+from lit_gemma.explain import segments as segments_lib
+from lit_gemma.salience import methods as methods_lib
+
+if TYPE_CHECKING:
+  from lit_gemma import explain as explain_lib
+
+TOP = 5  # segments listed per method
+
+
+def _ansi(segment: segments_lib.Segment, scale: float, signed: bool) -> str:
+  if segment.is_explained:
+    return f"\x1b[1;4m{segment.text}\x1b[0m"
+  c = render.colour(segment.score, scale, signed)
+  r, g, b = (int(c.background[i : i + 2], 16) for i in (1, 3, 5))
+  fg = "97" if c.text == "white" else "30"
+  return f"\x1b[{fg};48;2;{r};{g};{b}m{segment.text}\x1b[0m"
+
+
+def _label(segment: segments_lib.Segment) -> str:
+  return f"[{segment.label}] " if segment.label else ""
+
+
+def method_text(exp: "explain_lib.Explanation", granularity: str,
+                method: str, colour: bool) -> str:
+  """One method's map: its caption, the coloured text (in a terminal) or
+  the text with the explained span in [[ ]], and its top prompt segments."""
+  segments = exp.segments(granularity, method)
+  lines = [exp.caption(granularity, method)]
+  if colour:
+    scale = render.colour_scale(segments)
+    lines.append("".join(_ansi(s, scale, methods_lib.is_signed(method))
+                         for s in segments))
+  else:
+    lines.append("".join(f"[[{s.text}]]" if s.is_explained else s.text
+                         for s in segments))
+  prompt = [s for s in segments if s.part == segments_lib.PROMPT]
+  ranked = sorted(prompt, key=lambda s: -abs(s.score))[:TOP]
+  lines.append(f"top {len(ranked)} of {len(prompt)} prompt segments:")
+  lines += [f"  {s.score:+.4g}  {_label(s)}{s.text!r}" for s in ranked]
+  return "\n".join(lines)
+
+
+def text(exp: "explain_lib.Explanation", granularity: str,
+         methods: Sequence[str], colour: bool = False) -> str:
+  """Every method's map, then the faithfulness checks, as text."""
+  blocks = [method_text(exp, granularity, m, colour) for m in methods]
+  if exp.faithfulness:
+    blocks.append("faithfulness (deletion test, ablation):\n" + "\n".join(
+        "  " + f.summary() for f in exp.faithfulness))
+  return "\n\n".join(blocks) + "\n"
+
+
+def html_page(title: str, body: str) -> str:
+  """A whole HTML document around `body`, with no external resource."""
+  return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+          f"<title>{html.escape(title)}</title></head>"
+          "<body style=\"font-family:Arial,sans-serif;margin:16px\">"
+          f"<h1 style=\"font-size:18px\">{html.escape(title)}</h1>"
+          f"{body}</body></html>\n")
+
+
+def table_html(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+  cell = "border:1px solid #dadce0;padding:2px 8px;text-align:left"
+  out = ["<table style=\"border-collapse:collapse;margin:8px 0\"><tr>"]
+  out += [f"<th style=\"{cell}\">{html.escape(str(h))}</th>" for h in header]
+  out.append("</tr>")
+  for row in rows:
+    out.append("<tr>" + "".join(f"<td style=\"{cell}\">"
+                                f"{html.escape(str(v))}</td>" for v in row)
+               + "</tr>")
+  return "".join(out) + "</table>"
+
+
+def html_report(exp: "explain_lib.Explanation", granularity: str,
+                methods: Sequence[str]) -> str:
+  """One self-contained HTML file: each method's map, then the checks."""
+  body = [f"<p>{html.escape(exp.caption(granularity, m))}</p>"
+          + exp.to_html(granularity, m) for m in methods]
+  if exp.faithfulness:
+    body.append("<h2 style=\"font-size:16px\">Faithfulness</h2>" + table_html(
+        ("method", "k", "top-k drop", "random 90th pct", "verdict",
+         "Spearman vs ablation"),
+        [(f.method, f.k, f"{f.top_k_drop:.3f}", f"{f.random_threshold:.3f}",
+          "better than random" if f.better_than_random
+          else "no better than random",
+          "n/a" if f.spearman is None else f"{f.spearman:+.2f}")
+         for f in exp.faithfulness]))
+  return html_page(f"lit-gemma: salience of {exp.explained_text!r}",
+                   "".join(body))

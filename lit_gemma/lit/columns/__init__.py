@@ -1,0 +1,2 @@
+"""Extra data-table columns: LIT models and annotators computed beside the
+UI's requests, never in their way."""

@@ -1,0 +1,1 @@
+"""Tuning data: supervised and preference sets, and their hygiene review."""

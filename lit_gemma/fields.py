@@ -28,6 +28,18 @@ PROMPT_PARTS = "prompt_parts"
 # (tuning/sets.py), read by the scoring model.
 PAIRED_TARGET = "paired_target"
 IS_PREFERRED = "is_preferred"
+# The text a target is contrasted with: contrastive salience and scores
+# explain log p(target | prompt) - log p(foil | prompt). A preference pair's
+# other response, a safety probe's unsafe answer; optional everywhere.
+FOIL = "foil"
+# Which rows of a prompt, template or tuning file judge the work ("eval")
+# and which may shape it ("dev": few-shot examples, template wording, tuning
+# data). Evaluation rows must never reach a template's examples or a tuning
+# set (prompts/splits.py checks the values; tuning/contamination.py the
+# overlap). A row without it is neither.
+SPLIT = "split"
+DEV, EVAL = "dev", "eval"
+SPLITS = (DEV, EVAL)
 PROMPT_EMBEDDINGS = "prompt_embeddings"
 RESPONSE_EMBEDDINGS = "response_embeddings"
 
@@ -66,6 +78,19 @@ def model_read_spec() -> lit_types.Spec:
       PAIRED_TARGET: lit_types.TextSegment(required=False),
       IS_PREFERRED: lit_types.CategoryLabel(required=False),
       PROMPT_PARTS: lit_types.String(required=False),
+      FOIL: lit_types.TextSegment(required=False),
+  }
+
+
+def declared_spec() -> lit_types.Spec:
+  """Dataset fields whose type is declared, not inferred from the values:
+  the ones LIT's Metrics module and data table facet by (a CategoryLabel
+  whatever the length of its values)."""
+  from lit_nlp.api import types as lit_types  # pylint: disable=g-import-not-at-top,redefined-outer-name
+
+  return {
+      TEMPLATE_ID: lit_types.CategoryLabel(required=False),
+      SPLIT: lit_types.CategoryLabel(required=False),
   }
 
 

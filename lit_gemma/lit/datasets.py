@@ -42,6 +42,7 @@ from lit_nlp.api import types as lit_types
 
 from lit_gemma.prompts import chat_formats
 from lit_gemma import fields
+from lit_gemma.prompts import splits
 from lit_gemma.prompts import name_pairs
 from lit_gemma.prompts import templates
 from lit_gemma.prompts import template_files
@@ -138,6 +139,8 @@ def from_rows(rows: Iterable[Row]) -> tuple[list[JsonDict], Spec]:
   examples: list[JsonDict] = [{} for _ in rows]
   for row, example in zip(rows, examples):
     example[fields.PROMPT] = _text(row, REQUIRED_FIELD, required=True)
+    if fields.SPLIT in row.data:
+      row.data[fields.SPLIT] = splits.of_row(row)
     example[fields.TARGET] = _text(row, fields.TARGET)
   spec = fields.input_spec()
   for field in OPTIONAL_FIELDS:
@@ -146,7 +149,7 @@ def from_rows(rows: Iterable[Row]) -> tuple[list[JsonDict], Spec]:
       for row, example in zip(rows, examples):
         example[field] = _text(row, field)
 
-  fixed = fields.model_read_spec()
+  fixed = fields.model_read_spec() | fields.declared_spec()
   for field in present:
     if field in spec:
       continue

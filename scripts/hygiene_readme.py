@@ -1,5 +1,5 @@
 """Writes (or checks) the hygiene reports of the bundled tuning sets in
-datasets/README.md: the SFT set and the preference set, each against the
+lit_gemma/bundled_sets/README.md: the SFT set and the preference set, each against the
 evaluation set, with the embedded Gemma 3 270M's near duplicates.
 tests/tuning/test_hygiene.py runs the check, so the README shows what the code finds.
 
@@ -27,9 +27,10 @@ from lit_gemma.tuning import hygiene  # pylint: disable=g-import-not-at-top,wron
 from lit_gemma.cli import hygiene_command  # pylint: disable=g-import-not-at-top,wrong-import-position
 from lit_gemma.tuning import report as hygiene_report  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-README = ROOT / "datasets" / "README.md"
-EVAL_SET = "datasets/tuning_eval.jsonl"
-SETS = ("datasets/tuning_sft.jsonl", "datasets/preference_pairs.jsonl")
+README = ROOT / "lit_gemma" / "bundled_sets" / "README.md"
+EVAL_SET = "lit_gemma/bundled_sets/tuning_eval.jsonl"
+SETS = ("lit_gemma/bundled_sets/tuning_sft.jsonl",
+        "lit_gemma/bundled_sets/preference_pairs.jsonl")
 END = "<!-- /hygiene-report -->"
 _BLOCK = re.compile(r"<!-- hygiene-report: (\S+) -->\n```text\n(.*?)```\n"
                     + re.escape(END), re.S)

@@ -96,7 +96,7 @@ out=$work/job
 rm -rf "$out" && mkdir -p "$out" && chmod 777 "$out"
 pod run --rm --network host -v "$out:/out" \
   -e CLOUD_RUN_TASK_INDEX=1 -e CLOUD_RUN_TASK_COUNT=2 "$image" \
-  python -m lit_gemma batch --dataset datasets/safety_probes.jsonl \
+  python -m lit_gemma batch --dataset lit_gemma/bundled_sets/safety_probes.jsonl \
   --max-examples 4 --methods grad_l2 --out /out/results.jsonl
 shard=$out/results.shard-1-of-2.jsonl
 [[ -f "$shard" ]] || { echo "image_check: $shard not written" >&2; exit 1; }

@@ -64,7 +64,7 @@ __all__ = [
 ]
 
 # The bundled sets live at the repository root, beside the package.
-BUNDLED_DIR = pathlib.Path(__file__).resolve().parents[2] / "datasets"
+BUNDLED_DIR = pathlib.Path(__file__).resolve().parents[1] / "bundled_sets"
 BUNDLED_FILES = {
     "fewshot_mistakes": "fewshot_mistakes.yaml",
     "summarization": "summarization.yaml",

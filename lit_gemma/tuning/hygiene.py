@@ -43,8 +43,8 @@ from lit_gemma.prompts.files import read_csv
 from lit_gemma.prompts.files import read_text
 from lit_gemma.prompts.files import read_txt
 
-# Chosen on datasets/ planted cases, confirmed on tests/data/hygiene/ (see
-# datasets/tuning_manifest.json for the measured similarities).
+# Chosen on lit_gemma/bundled_sets/ planted cases, confirmed on
+# tests/data/hygiene/ (see bundled_sets/tuning_manifest.json for the measured similarities).
 NEAR_DUPLICATE_THRESHOLD = 0.927
 UNSET = "(none)"  # A missing policy or use case in coverage tables.
 

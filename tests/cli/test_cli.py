@@ -420,7 +420,7 @@ def test_bad_shard_is_one_line_before_the_model_loads(shard, env, message,
                                                       tmp_path, monkeypatch):
   for name, value in env.items():
     monkeypatch.setenv(name, value)
-  argv = ["batch", "--dataset", str(ROOT / "datasets" / "arithmetic.csv"),
+  argv = ["batch", "--dataset", str(repo.BUNDLED / "arithmetic.csv"),
           "--out", str(tmp_path / "r.jsonl"), "--model", "/nonexistent"]
   code, _, err = run(None, *argv, *(["--shard", shard] if shard else []))
   assert code == 1 and err.startswith(f"lit-gemma batch: {message}"), err

@@ -32,7 +32,7 @@ import repo
 pytestmark = [pytest.mark.browser, pytest.mark.real_model]
 
 ROOT = repo.ROOT
-DATASET = ROOT / "datasets" / "arithmetic.csv"
+DATASET = repo.BUNDLED / "arithmetic.csv"
 NEW_WORDS = "Read the question twice before answering."
 
 

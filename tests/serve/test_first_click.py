@@ -23,10 +23,11 @@ import pytest
 import http_helpers
 from http_helpers import free_port
 import browser_ui as browser
+import repo
 
 pytestmark = [pytest.mark.browser, pytest.mark.real_model, pytest.mark.slow]
 
-DATASET = browser.ROOT / "datasets" / "summarization.yaml"
+DATASET = repo.BUNDLED / "summarization.yaml"
 # Examples 0 and 2 of summarization.yaml: about 134 and 121 tokens with
 # their targets, so buckets 192 and 128.
 CLICKED_ROWS = (0, 2)

@@ -7,7 +7,6 @@ chosen) and on a second planted set kept here (which confirms it).
 
 import functools
 import json
-import pathlib
 import sys
 
 import numpy as np
@@ -212,7 +211,7 @@ def _lines(queries):
 
 def test_readme_shows_the_current_reports(gemma, monkeypatch, tmp_path,
                                           capsys):
-  """datasets/README.md shows the reports scripts/hygiene_readme.py makes
+  """lit_gemma/bundled_sets/README.md shows the reports scripts/hygiene_readme.py makes
   with the model; its --check fails, in one line, once one is stale."""
   sys.path.insert(0, str(HERE.parent / "scripts"))
   try:
@@ -223,13 +222,13 @@ def test_readme_shows_the_current_reports(gemma, monkeypatch, tmp_path,
   monkeypatch.setattr(hygiene_readme, "reports",
                       functools.cache(hygiene_readme.reports))
   assert hygiene_readme.main(["--check"]) == 0, (
-      "datasets/README.md's hygiene reports are stale: run python "
+      "lit_gemma/bundled_sets/README.md's hygiene reports are stale: run python "
       "scripts/hygiene_readme.py")
   wanted = hygiene_readme.reports(gemma)
   assert list(hygiene_readme.shown(hygiene_readme.README.read_text())) == \
       list(wanted) == list(hygiene_readme.SETS)
   assert "Near duplicates (cosine >= 0.927): 1\n  0.942  " in wanted[
-      "datasets/tuning_sft.jsonl"]
+      "lit_gemma/bundled_sets/tuning_sft.jsonl"]
   stale = tmp_path / "README.md"
   stale.write_text(hygiene_readme.README.read_text().replace(
       "Near duplicates (cosine >= 0.927): 0", "Near duplicates: 0"))
@@ -238,12 +237,11 @@ def test_readme_shows_the_current_reports(gemma, monkeypatch, tmp_path,
   assert hygiene_readme.main(["--check"]) == 1
   err = capsys.readouterr().err
   assert err.count("\n") == 1 and (
-      "report of datasets/preference_pairs.jsonl, line 7: shows 'Near "
+      "report of lit_gemma/bundled_sets/preference_pairs.jsonl, line 7: shows 'Near "
       "duplicates: 0', now 'Near duplicates (cosine >= 0.927): 0'") in err
   assert hygiene_readme.main([]) == 0  # rewriting mends it
   assert hygiene_readme.main(["--check"]) == 0
-  assert stale.read_text() == (HERE.parent / "datasets" /
-                               "README.md").read_text()
+  assert stale.read_text() == (repo.BUNDLED / "README.md").read_text()
 
 
 def test_hygiene_imports_no_lit_or_keras():

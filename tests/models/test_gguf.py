@@ -197,7 +197,7 @@ def test_converted_config(embedded_lm):
 
 _RACER = textwrap.dedent("""
     import pathlib, sys, time
-    from lit_gemma import gguf
+    from lit_gemma.models import gguf
     go = pathlib.Path(sys.argv[1])
     while not go.exists():
       time.sleep(0.01)

@@ -3,6 +3,8 @@ registered once is served everywhere; and the task settings a preset
 folder's task.json holds survive loading."""
 
 import dataclasses
+import json
+import shutil
 
 import keras
 import keras_hub
@@ -205,3 +207,18 @@ def test_task_json_settings_survive_loading(tmp_path):
   uncapped, _, _ = backbone_reference.task_gradient(own, ids, mask, None)
   norms, off = np.linalg.norm(g, axis=-1), np.linalg.norm(uncapped, axis=-1)
   assert np.max(np.abs(off - norms)[norms > 0] / norms[norms > 0]) > 5 * 2e-4
+
+
+def test_task_json_naming_an_unknown_class_is_refused_in_one_line(
+    tiny_preset, tmp_path):
+  folder = tmp_path / "renamed_task"
+  shutil.copytree(tiny_preset, folder)
+  task_file = folder / "task.json"
+  saved = json.loads(task_file.read_text())
+  saved["registered_name"] = "nowhere>NoSuchCausalLM"
+  task_file.write_text(json.dumps(saved))
+  with pytest.raises(sources.SourceError) as excinfo:
+    sources.load_causal_lm(str(folder))
+  assert str(excinfo.value) == (
+      f"model source {str(folder)!r}: its task.json names the class "
+      "'nowhere>NoSuchCausalLM', which keras-hub does not know")

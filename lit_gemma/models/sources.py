@@ -112,7 +112,7 @@ def _from_gguf(spec: str, path: pathlib.Path | None) -> ModelSource:
   return ModelSource(spec, str(folder), f"gguf:{folder.name}")
 
 
-def _builtin_family(name: str) -> str | None:
+def _builtin_folder(name: str) -> str | None:
   meta = preset_utils.BUILTIN_PRESETS[name].get("metadata", {})
   return meta.get("path")
 
@@ -129,7 +129,8 @@ def check(spec: str) -> CheckedSource:
   path = pathlib.Path(spec).expanduser()
   if spec.lower().endswith(".gguf"):
     if not path.is_file():
-      raise SourceError(f"model source {spec!r}: no such GGUF file; {accepted()}")
+      raise SourceError(
+          f"model source {spec!r}: no such GGUF file; {accepted()}")
     return CheckedSource(spec, "gguf", str(path.resolve()))
   if path.is_dir():
     if not (path / preset_utils.CONFIG_FILE).is_file():
@@ -138,7 +139,7 @@ def check(spec: str) -> CheckedSource:
           f"so it is not a keras-hub preset folder; {accepted()}")
     return CheckedSource(spec, "folder", str(path.resolve()))
   if spec in preset_utils.BUILTIN_PRESETS:
-    folder = _builtin_family(spec)
+    folder = _builtin_folder(spec)
     family = families.by_preset_folder(folder)
     if folder in _REFUSED_FAMILIES:
       raise SourceError(

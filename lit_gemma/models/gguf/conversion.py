@@ -6,8 +6,8 @@ refuses a bad file cheaply before anything heavy runs: read and check the
 header, find the family, map its metadata to a config, check tensor types
 and names against the family's table, rebuild the tokenizer, and only then
 build the backbone (the family's keras-hub classes), assign the weights and
-save the preset. It reports
-progress as it goes; caching is `cache.py`'s job.
+save the preset. It reports progress as it goes; caching is `cache.py`'s
+job.
 """
 
 from __future__ import annotations

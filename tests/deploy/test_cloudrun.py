@@ -409,10 +409,9 @@ def test_error_gives_the_browser_an_id_and_the_log_the_traceback(served):
   assert "KeyError: 'no_such_model'" not in log
 
 
-def test_concurrent_salience_equals_each_alone(served, embedded_lm):
+def test_concurrent_salience_equals_each_alone(served, embedded_gemma):
   """Eight different clicks at once; each must equal the same input run
   alone in this process (not LIT's cache: a different process)."""
-  from lit_gemma.models import lm as lm_lib  # pylint: disable=g-import-not-at-top
   from lit_gemma.lit import model_groups  # pylint: disable=g-import-not-at-top
 
   barrier = threading.Barrier(len(CONCURRENT))
@@ -430,8 +429,8 @@ def test_concurrent_salience_equals_each_alone(served, embedded_lm):
     t.start()
   for t in threads:
     t.join(timeout=600)
-  alone = model_groups.SalienceModel(lm_lib.GemmaLM(embedded_lm),
-                               model_groups.GroupSettings())
+  alone = model_groups.SalienceModel(embedded_gemma,
+                                     model_groups.GroupSettings())
   for example, served_result in zip(CONCURRENT, results):
     assert served_result is not None, example
     (expected,) = alone.predict_minibatch([example])

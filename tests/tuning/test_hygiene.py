@@ -105,11 +105,10 @@ def test_cli_formats_and_errors(tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def gemma(embedded_lm):
+def gemma(embedded_gemma):
   """The embedded Gemma; a query's vector is computed once in this module
   (the reports below share most queries), as matching.query_vectors gives it."""
-  from lit_gemma.models import lm as lm_lib  # pylint: disable=g-import-not-at-top
-  lm = lm_lib.GemmaLM(embedded_lm)
+  lm = embedded_gemma
   vectors = {}
   plain = matching.query_vectors
 

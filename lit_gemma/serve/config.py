@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from lit_gemma.lit import caching
@@ -48,6 +48,9 @@ def _pairs(flag: str, value, parse) -> tuple[tuple[str, str], ...]:
     return tuple(parse(value))
   if isinstance(value, Mapping):
     return tuple((str(k), str(v)) for k, v in value.items())
+  if not isinstance(value, Iterable):
+    raise ConfigError(f"{flag}={value!r}: expected NAME:VALUE,... or "
+                      f"(name, value) pairs")
   pairs = tuple(tuple(p) if isinstance(p, Sequence) and not isinstance(p, str)
                 else (p,) for p in value)
   for pair in pairs:

@@ -129,3 +129,16 @@ def test_load_model_names_a_misspelt_keyword_and_the_accepted_ones():
       "salience_cache_mb")
   with pytest.raises(notebook.StartError, match="^--batch_size=0: must be"):
     notebook.load_model(batch_size=0)
+
+
+def test_pairs_are_taken_in_every_form_a_notebook_writes_them():
+  forms = ({"a": "embedded", "b": "x.gguf"}, "a:embedded,b:x.gguf",
+           ["a:embedded", "b:x.gguf"], [("a", "embedded"), ["b", "x.gguf"]])
+  for form in forms:
+    assert config_lib.ServerConfig(models=form).models == (
+        ("a", "embedded"), ("b", "x.gguf")), form
+  for bad, message in ((5, "--models=5: expected NAME:VALUE,... or"),
+                       ([("a",)], "--models: ('a',) is not a (name, value)")):
+    with pytest.raises(config_lib.ConfigError) as e:
+      config_lib.ServerConfig(models=bad)
+    assert str(e.value).startswith(message)

@@ -20,7 +20,7 @@ Modules, by role:
   cache       sha256, preset folder names, the atomic publish protocol
   embedded    the Gemma 3 270M package from PyPI
 
-Callers use the names below: `from lit_gemma import gguf`, then
+Callers use the names below: `from lit_gemma.models import gguf`, then
 `gguf.cached_preset(path)` or `gguf.embedded_preset()`.
 """
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from absl import app as absl_app
 from absl import flags
 from absl import logging
 
@@ -49,6 +48,9 @@ def _fail(message: str) -> None:
 def run(argv: Sequence[str], prog: str) -> int:
   """launch.py and `lit-gemma serve`: parse `argv` (the flags, without the
   program), build the app and serve it; returns the exit status."""
+  # absl.app defines its own flags (--pdb, --profile_file, ...) on import:
+  # only a command line that runs the server gets them, not gunicorn.
+  from absl import app as absl_app  # pylint: disable=g-import-not-at-top
   from lit_gemma.serve import config_flags  # pylint: disable=g-import-not-at-top
 
   config_flags.define_flags()

@@ -41,6 +41,7 @@ from werkzeug import wrappers
 
 from lit_gemma.lit import caching
 from lit_gemma import errors
+from lit_gemma.web import body as request_body
 from lit_gemma.web import host_guard
 from lit_gemma.lit import internals
 from lit_gemma.lit import offline_fonts
@@ -196,12 +197,14 @@ class LitGemmaApp(internals.LitAppHooks):
 
   def _refusal(self, environ) -> tuple[str, str, str] | None:
     """(status, message, details) for a request answered before LIT sees
-    it: a body over the limit, or a static path outside the client
-    folder; else None."""
+    it: a body over the limit or badly framed, or a static path outside
+    the client folder; else None."""
     try:
-      limits.bound_body(environ, self._max_request_bytes)
-    except limits.BodyTooLarge as e:
+      request_body.read_whole(environ, self._max_request_bytes)
+    except request_body.BodyTooLarge as e:
       return "413 REQUEST ENTITY TOO LARGE", str(e), "the body was not read"
+    except request_body.BadFraming as e:
+      return "400 BAD REQUEST", str(e), "the body's framing is invalid"
     # The path LIT's static-file handler would open (see lit_nlp.lib.wsgi_app).
     path = urllib.parse.urlparse(wrappers.Request(environ).path).path
     api = path.rstrip("/") in self.handler_paths

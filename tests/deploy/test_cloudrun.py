@@ -18,6 +18,7 @@ import http.client
 import json
 import os
 import pathlib
+import re
 import runpy
 import shlex
 import socket
@@ -31,6 +32,7 @@ import numpy as np
 import pytest
 
 import container
+import framing
 from http_helpers import assert_short_error
 from http_helpers import new_input
 from http_helpers import ok
@@ -387,6 +389,21 @@ def test_bodies_and_prompts_are_bounded(served):
   assert status == 400
   assert_short_error(text)
   assert f"over the limit of {limit} (--max_length)" in text
+
+
+@pytest.mark.parametrize("case", framing.CASES, ids=framing.IDS)
+def test_conflicting_or_malformed_framing(served, case):
+  """Issue 27: gunicorn refuses some framing itself (its answer is made one
+  line by gunicorn.conf.py), the app the rest; a 400 in one line either
+  way, and the server goes on serving."""
+  _, headers, body, half_close, _, message = case
+  status, answer_headers, answer = framing.send(served.url, headers, body,
+                                                half_close)
+  assert status == 400, answer
+  assert answer_headers["Server"] == "lit-gemma"
+  assert_short_error(answer)
+  assert re.fullmatch(message, answer.partition("\n\nDetails:")[0]), answer
+  assert ok(served.url, "/get_info", {})["demoMode"] is True
 
 
 def test_error_gives_the_browser_an_id_and_the_log_the_traceback(served):

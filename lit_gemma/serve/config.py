@@ -17,10 +17,13 @@ from lit_gemma.lit import caching
 from lit_gemma.lit import datasets as datasets_lib
 from lit_gemma.models import distribution as distribution_lib
 from lit_gemma import errors
+from lit_gemma.findings import store as findings_store
+from lit_gemma.lit import findings as findings_lib
 from lit_gemma.lit import layouts
 from lit_gemma.models import loading
 from lit_gemma.models import memory_budget
 from lit_gemma.prompts import name_pairs
+from lit_gemma.web import iap
 from lit_gemma.web import limits
 
 PROG = "lit-gemma"
@@ -84,6 +87,15 @@ class ServerConfig:
       used dropped first).
     allowed_hosts: host names a local server answers besides loopback ones
       (`*.example.com` for every name under one; team mode answers all).
+    findings_dir: the folder where teammates' findings are kept, one file
+      each (a Cloud Storage volume on Cloud Run); None: no findings (see
+      lit/findings.py).
+    max_findings: most findings kept in findings_dir (403 above).
+    max_note_chars: most characters of a finding's note (400 above).
+    iap_audience: this service's Identity-Aware Proxy audience: a finding's
+      author is the email in IAP's verified assertion (None: no IAP; a
+      finding shows the typed name, marked unverified).
+    iap_keys: where IAP's public keys are read (a URL or a JWK-set file).
     host, port: where the server listens.
     page_title, default_layout: LIT page settings.
     lit_options: other keyword arguments for `lit_nlp.app.LitApp` (LIT's own
@@ -110,6 +122,11 @@ class ServerConfig:
   max_request_inputs: int = 256
   preds_cache_mb: int = caching.DEFAULT_MAX_MB
   allowed_hosts: tuple[str, ...] = ()
+  findings_dir: str | None = None
+  max_findings: int = findings_store.DEFAULT_MAX_FINDINGS
+  max_note_chars: int = findings_store.DEFAULT_MAX_NOTE_CHARS
+  iap_audience: str | None = None
+  iap_keys: str = iap.GOOGLE_KEYS
   host: str = "127.0.0.1"
   port: int = 5432
   page_title: str = PROG
@@ -164,8 +181,11 @@ class ServerConfig:
         ("--max_request_bytes", self.max_request_bytes, 1024),
         ("--port", self.port, 0),
         ("--max_request_inputs", self.max_request_inputs, 1),
-        ("--preds_cache_mb", self.preds_cache_mb, 0)):
+        ("--preds_cache_mb", self.preds_cache_mb, 0),
+        ("--max_findings", self.max_findings, 1),
+        ("--max_note_chars", self.max_note_chars, 1)):
       _whole(flag, value, least)
+    self._check_findings()
     if self.max_new_tokens >= self.max_length:
       raise ConfigError(
           f"--max_new_tokens={self.max_new_tokens} leaves no room for a prompt "
@@ -191,6 +211,31 @@ class ServerConfig:
           "--data_dir: LIT's prediction cache pickles its entries and is not "
           "used here; generated responses are kept in SQLite under "
           "$LIT_GEMMA_CACHE")
+
+  def _check_findings(self) -> None:
+    if self.findings_dir is None:
+      if self.iap_audience:
+        raise ConfigError("--iap_audience names the authors of findings: "
+                          "give --findings_dir too")
+      return
+    if not self.findings_dir.strip():
+      raise ConfigError("--findings_dir is empty")
+    if self.data_root is not None:
+      root = os.path.realpath(self.data_root)
+      if os.path.commonpath([root, os.path.realpath(self.findings_dir)]
+                            ) == root:
+        raise ConfigError(f"--findings_dir={self.findings_dir} is inside "
+                          f"--data_root, where the UI may read and write "
+                          f"files; keep findings elsewhere")
+    if findings_lib.DATASET in dict(self.datasets or ()):
+      raise ConfigError(f"--datasets: the name {findings_lib.DATASET!r} is "
+                        f"the team's findings (--findings_dir); rename it")
+    if self.iap_audience is not None and not self.iap_audience.strip():
+      raise ConfigError("--iap_audience is empty")
+    if not self.iap_keys.startswith(("https://", "http://")) and not (
+        os.path.isfile(self.iap_keys)):
+      raise ConfigError(f"--iap_keys={self.iap_keys}: neither a URL nor a "
+                        f"file")
 
   @property
   def dataset_entries(self) -> tuple[tuple[str, str], ...]:

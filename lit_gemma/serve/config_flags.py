@@ -49,6 +49,11 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS
       max_request_inputs=flag_values["max_request_inputs"].value,
       preds_cache_mb=flag_values["preds_cache_mb"].value,
       allowed_hosts=tuple(flag_values["allowed_hosts"].value or ()),
+      findings_dir=flag_values["findings_dir"].value or None,
+      max_findings=flag_values["max_findings"].value,
+      max_note_chars=flag_values["max_note_chars"].value,
+      iap_audience=flag_values["iap_audience"].value or None,
+      iap_keys=flag_values["iap_keys"].value,
       host=host,
       port=port,
       page_title=page_title,
@@ -158,5 +163,27 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
       "Host names a local server answers besides localhost, 127.0.0.1, ::1 "
       "and --host (*.example.com: every name under it). A --team_mode server "
       "answers every name.", flag_values=flag_values)
+  flags.DEFINE_string(
+      "findings_dir", None,
+      "Keep teammates' findings (a datapoint added in the Datapoint Editor "
+      "with a note) in this folder, one file each, and list them in the "
+      "'findings' dataset. On Cloud Run: a Cloud Storage volume.",
+      flag_values=flag_values)
+  flags.DEFINE_integer(
+      "max_findings", defaults.max_findings,
+      "Most findings kept in --findings_dir.", flag_values=flag_values)
+  flags.DEFINE_integer(
+      "max_note_chars", defaults.max_note_chars,
+      "Most characters of a finding's note.", flag_values=flag_values)
+  flags.DEFINE_string(
+      "iap_audience", None,
+      "This service's Identity-Aware Proxy audience "
+      "(/projects/NUMBER/locations/REGION/services/NAME on Cloud Run): a "
+      "finding's author is then the email IAP signs. Without it a finding "
+      "shows the name typed, marked unverified.", flag_values=flag_values)
+  flags.DEFINE_string(
+      "iap_keys", defaults.iap_keys,
+      "Where IAP's public keys are read: a URL or a JWK-set file.",
+      flag_values=flag_values)
   flag_values.set_default("page_title", config_lib.PROG)
   flag_values.set_default("default_layout", layouts.DEFAULT_LAYOUT)

@@ -19,6 +19,7 @@ import pytest
 
 import framing
 from http_helpers import assert_short_error
+from http_helpers import send as _send
 from lit_gemma.lit import caching
 from lit_gemma.lit import components
 from lit_gemma.serve import connections
@@ -75,32 +76,6 @@ def servers(tiny_preset, tiny_lm, prompts_file, tmp_path_factory, log_lines):
     ids = [ex["id"] for ex in _send(local, "GET", "/get_dataset",
                                     "dataset_name=prompts")[2]]
     yield {"local": local, "team": team, "ids": ids}
-
-
-def _send(served, method, path, query="", body=None, headers=None):
-  """(status, headers, JSON or text) of one raw request."""
-  host, port = served.url.removeprefix("http://").split(":")
-  conn = http.client.HTTPConnection(host, int(port), timeout=60)
-  if isinstance(body, (dict, list)):
-    body = json.dumps(body)
-  if isinstance(body, str):
-    body = body.encode()
-  conn.putrequest(method, path + (f"?{query}" if query else ""),
-                  skip_host="Host" in (headers or {}))
-  all_headers = {"Content-Type": "text/plain;charset=UTF-8",  # As LIT's client.
-                 "Content-Length": str(len(body or b""))} | (headers or {})
-  for name, value in all_headers.items():
-    if value is not None:
-      conn.putheader(name, value)
-  conn.endheaders(body)
-  response = conn.getresponse()
-  text = response.read().decode()
-  conn.close()
-  try:
-    answer = json.loads(text) if response.status == 200 else text
-  except ValueError:
-    answer = text
-  return response.status, response.headers, answer
 
 
 def _example(prompt="The capital of France is", target=" Paris.", **fields):

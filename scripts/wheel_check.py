@@ -147,10 +147,12 @@ def make_venv(where: pathlib.Path, python: str) -> pathlib.Path:
 
 
 def _get(url: str, body=None, timeout=300) -> tuple[int, str]:
+  """(status, text; "" for a binary answer) of a GET, or a POST of JSON."""
   data = None if body is None else json.dumps(body).encode()
-  request = urllib.request.Request(url, data=data)
+  request = urllib.request.Request(
+      url, data=data, headers={"Content-Type": "application/json"})
   with urllib.request.urlopen(request, timeout=timeout) as answer:
-    return answer.status, answer.read().decode()
+    return answer.status, answer.read().decode(errors="replace")
 
 
 def _widget_answers(cell) -> str:
@@ -239,8 +241,10 @@ def serve(bin_dir: pathlib.Path, where: pathlib.Path) -> str:
         time.sleep(1)
     page = _get(url + "/")[1]
     font = _get(url + "/lit-gemma-fonts/material-icons.woff2")[0]
-    if "<lit-app" not in page or "fewshot_mistakes" not in info["datasets"]:
-      raise Failed("lit-gemma serve did not serve the page and bundled sets")
+    if ("<lit-app" not in page or "fewshot_mistakes" not in info["datasets"]
+        or font != 200):
+      raise Failed("lit-gemma serve did not serve the page, the bundled "
+                   "sets and the fonts")
     return (f"page, {len(info['datasets'])} datasets and fonts ({font}) "
             f"served")
   finally:

@@ -3,12 +3,15 @@ server: a local folder, or on Cloud Run a Cloud Storage bucket mounted as
 a volume (one object per finding), shared by every instance.
 
 Append-only: a finding is written once, under a new name (its time and a
-random id: `20261207T101500123456Z-3f2a9c1d0b7e.json`), to a hidden
-temporary file first and then linked (or, where the volume cannot link,
-renamed) to that name, so a reader never sees half a finding and no name
-is ever written twice. Nothing here rewrites or deletes a file; a
-correction is a new finding. Several processes may write at once: each
-writes only names of its own.
+random id: `20261207T101500123456Z-3f2a9c1d0b7e.json`), opened exclusively
+(O_EXCL: never over another file). Nothing here rewrites, renames or
+deletes a file; a correction is a new finding. So the server needs only to
+create and read: on Cloud Storage, `roles/storage.objectCreator` and
+`objectViewer`, which cannot overwrite or delete an object either. A
+Cloud Storage volume shows an object once it is closed; in a local folder
+a reader that meets a file still being written skips it and reads it on a
+later listing. Several processes may write at once: each writes only
+names of its own.
 
 Bounds, each refused with one line (`FindingRefused`, a 4xx):
   - a note of at most `max_note_chars` characters (400), a finding of at
@@ -24,7 +27,6 @@ file that is not a finding (hand-edited, foreign) is skipped and logged.
 from __future__ import annotations
 
 import collections
-import contextlib
 import datetime
 import json
 import os
@@ -96,20 +98,14 @@ class FindingsStore:
     self._recent = collections.defaultdict(collections.deque)  # author -> times
     self.writable = writable
     if writable:
-      self._probe(folder)
-
-  def _probe(self, folder: str) -> None:
-    """ConfigError unless a file can be created in the folder."""
-    try:
-      os.makedirs(self.folder, exist_ok=True)
-      probe = os.path.join(self.folder, f".probe-{uuid.uuid4().hex}")
-      with open(probe, "x", encoding="utf-8"):
-        pass
-      os.remove(probe)  # The store's own probe; no finding is ever removed.
-    except OSError as e:
-      raise errors.ConfigError(
-          f"--findings_dir={folder}: cannot write there "
-          f"({e.strerror or e})") from None
+      try:
+        os.makedirs(self.folder, exist_ok=True)
+      except OSError as e:
+        raise errors.ConfigError(f"--findings_dir={folder}: cannot create it "
+                                 f"({e.strerror or e})") from None
+      if not os.access(self.folder, os.W_OK | os.X_OK):
+        raise errors.ConfigError(f"--findings_dir={folder}: cannot write "
+                                 f"there")
 
   # ------------------------------------------------------------- reading
 
@@ -205,26 +201,15 @@ class FindingsStore:
     return record
 
   def _write(self, name: str, text: str) -> None:
-    """`text` under `name`, whole or not at all, never over another file."""
+    """`text` as a new file `name`, never over another file."""
     final = os.path.join(self.folder, name)
-    temporary = os.path.join(self.folder, f".{name}.{uuid.uuid4().hex}.tmp")
     try:
-      with open(temporary, "x", encoding="utf-8") as f:
+      with open(final, "x", encoding="utf-8") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
-      try:
-        os.link(temporary, final)  # Fails if `final` exists.
-        os.unlink(temporary)
-      except OSError:
-        # A Cloud Storage volume cannot link: rename (the name is new).
-        if os.path.exists(final):
-          raise
-        os.rename(temporary, final)
     except OSError as e:
       logging.error("findings: cannot write %s: %s", final, e)
-      with contextlib.suppress(OSError):
-        os.unlink(temporary)  # Its own unfinished file only.
       raise _refused(403, "the finding could not be written; the server "
                      "log says why") from None
 

@@ -75,15 +75,18 @@ class WithNoteFields(lit_dataset.Dataset):
 
 
 def view_spec() -> lit_types.Spec:
-  """The findings dataset's fields: what models read, then the finding's."""
-  return (fields.input_spec() | fields.model_read_spec()
-          | fields.declared_spec()
-          | {chat_formats.FIELD: lit_types.CategoryLabel(required=False)}
-          | note_spec()
-          | {CREATED: lit_types.String(required=False),
-             FROM: lit_types.CategoryLabel(required=False),
-             SPAN: lit_types.String(required=False),
-             FINDING: lit_types.String(required=False)})
+  """The findings dataset's fields: what a teammate reads (the datapoint's
+  other fields are in the export; see `view`)."""
+  return fields.input_spec() | note_spec() | {
+      CREATED: lit_types.String(required=False),
+      FROM: lit_types.CategoryLabel(required=False),
+      SPAN: lit_types.String(required=False),
+      FINDING: lit_types.String(required=False)}
+
+
+# Fields the models read, passed on with a finding when it has them (not
+# shown: the Datapoint Editor would show them empty on most findings).
+_READ_BY_MODELS = (*fields.model_read_spec(), chat_formats.FIELD)
 
 
 def author_shown(record: Mapping[str, Any]) -> str:
@@ -92,13 +95,13 @@ def author_shown(record: Mapping[str, Any]) -> str:
 
 
 def view(record: Mapping[str, Any]) -> dict[str, Any]:
-  """A finding as a datapoint of the findings dataset."""
-  spec = view_spec()
+  """A finding as a datapoint of the findings dataset. Its target is the
+  text whose span was explained (the model's response, if that was it)."""
   data = record["data"]
   explained = record.get("span") or {}
-  example = {k: data.get(k, "") for k in spec if k not in _OWN}
-  example[fields.TARGET] = explained.get("target", data.get(fields.TARGET, ""))
-  return {k: ("" if v is None else v) for k, v in example.items()} | {
+  return {k: data[k] for k in _READ_BY_MODELS if data.get(k)} | {
+      fields.PROMPT: data.get(fields.PROMPT, ""),
+      fields.TARGET: explained.get("target", data.get(fields.TARGET) or ""),
       NOTE: record["note"], AUTHOR: author_shown(record),
       CREATED: record["created"], FROM: record["dataset"],
       SPAN: explained.get("text", ""), FINDING: record["finding"]}

@@ -193,6 +193,29 @@ def test_deploy_dry_run_options():
   assert done.returncode == 2 and "--image is required" in done.stderr
 
 
+def test_deploy_dry_run_findings_with_iap():
+  argv = _dry_run("--iap", "--findings-bucket", "team-findings",
+                  "--project-number", "123456789")
+  assert _option(argv, "--set-env-vars") == (
+      "^|^LIT_GEMMA_FLAGS=--team_mode --findings_dir=/mnt/findings "
+      "--iap_audience=/projects/123456789/locations/us-central1/services/"
+      "lit-gemma")
+  volume = dict(p.split("=", 1) for p in _option(argv, "--add-volume").split(
+      ",", 3)[:3])
+  assert volume == {"name": "findings", "type": "cloud-storage",
+                    "bucket": "team-findings"}
+  assert "uid=10001" in _option(argv, "--add-volume")  # The image's user.
+  assert _option(argv, "--add-volume-mount") == (
+      "volume=findings,mount-path=/mnt/findings")
+  without_iap = _option(_dry_run("--findings-bucket", "b"), "--set-env-vars")
+  assert without_iap.endswith("--team_mode --findings_dir=/mnt/findings")
+  done = subprocess.run(
+      [str(container.CLOUDRUN / "deploy.sh"), "--dry-run", "--image", "i",
+       "--iap", "--findings-bucket", "b"],
+      capture_output=True, text=True, timeout=60)
+  assert done.returncode == 2 and "needs --project-number" in done.stderr
+
+
 def test_salience_memory_flag_bounds_the_kept_texts(tiny_presets):
   # deploy.sh --lit-flags "--salience_cache_mb=N" trades span-change speed
   # for memory; the default would keep both texts.

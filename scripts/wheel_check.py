@@ -197,7 +197,8 @@ def run_notebook(name: str, where: pathlib.Path, wheel: pathlib.Path) -> str:
             raise
           restarted = True
           break
-        text = "".join(o.get("text", "") for o in cell.outputs)
+        text = "".join(o.get("text", "") for o in cell.outputs
+                       if o.get("name") == "stdout")
         if "setup" in cell.metadata.get("tags", []):
           said.append(text.strip())
         if "widget" in cell.metadata.get("tags", []):

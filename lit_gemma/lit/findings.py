@@ -35,6 +35,7 @@ from typing import Any
 from lit_nlp.api import dataset as lit_dataset
 from lit_nlp.api import types as lit_types
 
+from lit_gemma import errors
 from lit_gemma import fields
 from lit_gemma.findings import store as store_lib
 from lit_gemma.prompts import chat_formats
@@ -176,7 +177,7 @@ class FindingsDesk:
       return None
     try:
       return self.verifier.email(environ)
-    except request_checks.errors.RequestError:
+    except errors.RequestError:  # Not verified, or IAP's keys unreadable.
       return None
 
   def salience_served(self, model: str, inputs: list[dict],

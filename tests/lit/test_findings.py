@@ -228,3 +228,50 @@ def test_a_restart_keeps_them(tiny_preset, tiny_lm, prompts_file, folders,
                 f"dataset_name={findings.DATASET}")[2]
   assert [r["data"] for r in rows] == [r["data"] for r in expected]
   assert json.dumps(rows)  # Plain JSON.
+
+
+# ------------------------------------------------------------ settings
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(iap_audience="/projects/1/x"),
+     "--iap_audience names the authors of findings: give --findings_dir"),
+    (dict(findings_dir="DATA/kept", data_root="DATA"),
+     "--findings_dir=DATA/kept is inside --data_root"),
+    (dict(findings_dir="F", datasets=(("findings", "x.jsonl"),)),
+     "--datasets: the name 'findings' is the team's findings"),
+    (dict(findings_dir="F", iap_keys="no/such/keys.json"),
+     "--iap_keys=no/such/keys.json: neither a URL nor a file"),
+    (dict(findings_dir="F", max_findings=0),
+     "--max_findings=0: must be a whole number >= 1"),
+    (dict(findings_dir="F", max_note_chars=0),
+     "--max_note_chars=0: must be a whole number >= 1"),
+])
+def test_findings_settings_are_checked(tmp_path, kw, message):
+  from lit_gemma.serve import config as config_lib  # pylint: disable=g-import-not-at-top
+
+  (tmp_path / "DATA").mkdir()
+  kw = {k: (v.replace("DATA", str(tmp_path / "DATA")).replace(
+      "F", str(tmp_path / "F")) if isinstance(v, str) and k != "iap_keys"
+            else v) for k, v in kw.items()}
+  with pytest.raises(config_lib.ConfigError) as e:
+    config_lib.ServerConfig(**kw)
+  assert str(e.value).startswith(message.replace(
+      "DATA", str(tmp_path / "DATA"))), str(e.value)
+
+
+def test_findings_flags_fill_the_config():
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from lit_gemma.serve import config_flags  # pylint: disable=g-import-not-at-top
+
+  config_flags.define_flags()
+  try:
+    flags.FLAGS(["launch.py", "--findings_dir=/tmp/kept", "--max_findings=5",
+                 "--max_note_chars=99", "--iap_audience=/projects/1/x",
+                 "--iap_keys=https://keys.example/jwk"])
+    config = config_flags.config_from_flags()
+  finally:
+    flags.FLAGS.unparse_flags()
+  assert (config.findings_dir, config.max_findings, config.max_note_chars,
+          config.iap_audience, config.iap_keys) == (
+              "/tmp/kept", 5, 99, "/projects/1/x", "https://keys.example/jwk")

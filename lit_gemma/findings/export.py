@@ -11,18 +11,13 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from lit_gemma import html_page
+
 FORMATS = ("jsonl", "html")
 
-_STYLE = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 2em; color: #202124; }
-article { border-top: 1px solid #dadce0; padding: 1em 0; }
-.meta { color: #5f6368; font-size: 12px; }
-.note { font-size: 16px; margin: .4em 0; white-space: pre-wrap; }
-pre { background: #f8f9fa; padding: .6em; white-space: pre-wrap;
-      word-break: break-word; margin: .3em 0; }
-mark { background: #fde293; }
-.unverified { color: #b06000; }
-"""
+_META = "color:#5f6368;font-size:12px"
+_TEXT = ("background:#f8f9fa;padding:6px;white-space:pre-wrap;"
+         "word-break:break-word;margin:3px 0")
 
 
 def jsonl(findings: Sequence[dict[str, Any]]) -> str:
@@ -39,7 +34,7 @@ def _target(finding: dict[str, Any]) -> str:
   escaped = html.escape(str(target))
   if text and text in target:
     start = target.rindex(text)
-    escaped = (html.escape(target[:start]) + "<mark>"
+    escaped = (html.escape(target[:start]) + '<mark style="background:#fde293">'
                + html.escape(text) + "</mark>"
                + html.escape(target[start + len(text):]))
   return escaped
@@ -52,27 +47,26 @@ def page(findings: Sequence[dict[str, Any]],
   for f in sorted(findings, key=lambda f: f["finding"], reverse=True):
     who = html.escape(f["author"]) + (
         "" if f.get("verified") else
-        ' <span class="unverified">(unverified)</span>')
+        ' <span style="color:#b06000">(unverified)</span>')
     explained = f.get("span") or {}
-    span_line = (f'<div class="meta">explained: '
+    span_line = (f'<div style="{_META}">explained: '
                  f'{html.escape(repr(explained["text"]))} on model '
                  f'{html.escape(str(explained.get("model", "")))}</div>'
                  if explained.get("text") else "")
     articles.append(
-        f'<article id="{html.escape(f["finding"])}">'
-        f'<div class="meta">{html.escape(f["created"])} · {who} · dataset '
+        f'<div id="{html.escape(f["finding"])}" style="border-top:1px solid '
+        f'#dadce0;padding:12px 0">'
+        f'<div style="{_META}">{html.escape(f["created"])} · {who} · dataset '
         f'{html.escape(f["dataset"])} · {html.escape(f["finding"])}</div>'
-        f'<div class="note">{html.escape(f["note"])}</div>'
-        f'<div class="meta">prompt</div>'
-        f'<pre>{html.escape(str(f["data"].get("prompt", "")))}</pre>'
-        f'<div class="meta">target</div><pre>{_target(f)}</pre>'
-        f'{span_line}</article>')
-  body = "\n".join(articles) or "<p>No findings yet.</p>"
-  return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-          f"<title>{html.escape(title)}</title><style>{_STYLE}</style>"
-          f"</head><body><h1>{html.escape(title)}</h1>"
-          f"<p class=\"meta\">{len(findings)} findings</p>\n{body}\n"
-          f"</body></html>\n")
+        f'<p style="font-size:16px;white-space:pre-wrap">'
+        f'{html.escape(f["note"])}</p>'
+        f'<div style="{_META}">prompt</div><pre style="{_TEXT}">'
+        f'{html.escape(str(f["data"].get("prompt", "")))}</pre>'
+        f'<div style="{_META}">target</div><pre style="{_TEXT}">'
+        f'{_target(f)}</pre>{span_line}</div>')
+  body = (html_page.paragraph(f"{len(findings)} findings")
+          + ("\n".join(articles) or html_page.paragraph("No findings yet.")))
+  return html_page.page(title, body)
 
 
 RENDER = {"jsonl": jsonl, "html": page}

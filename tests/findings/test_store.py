@@ -140,8 +140,8 @@ def test_export_jsonl_html_and_the_command(tmp_path):
   assert [json.loads(l) for l in lines] == [first, second]
   page = export.page(store.findings())
   assert "&lt;b&gt;the shot&lt;/b&gt;" in page and "<b>the shot" not in page
-  assert " hydrogen and<mark> oxygen</mark>." in page
-  assert 'bob <span class="unverified">(unverified)</span>' in page
+  assert ' hydrogen and<mark style="background:#fde293"> oxygen</mark>.' in page
+  assert 'bob <span style="color:#b06000">(unverified)</span>' in page
   assert page.index(second["finding"]) < page.index(first["finding"])
   for outside in ("http://", "https://", "<script", "src="):
     assert outside not in page

@@ -258,20 +258,3 @@ def test_findings_settings_are_checked(tmp_path, kw, message):
     config_lib.ServerConfig(**kw)
   assert str(e.value).startswith(message.replace(
       "DATA", str(tmp_path / "DATA"))), str(e.value)
-
-
-def test_findings_flags_fill_the_config():
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  from lit_gemma.serve import config_flags  # pylint: disable=g-import-not-at-top
-
-  config_flags.define_flags()
-  try:
-    flags.FLAGS(["launch.py", "--findings_dir=/tmp/kept", "--max_findings=5",
-                 "--max_note_chars=99", "--iap_audience=/projects/1/x",
-                 "--iap_keys=https://keys.example/jwk"])
-    config = config_flags.config_from_flags()
-  finally:
-    flags.FLAGS.unparse_flags()
-  assert (config.findings_dir, config.max_findings, config.max_note_chars,
-          config.iap_audience, config.iap_keys) == (
-              "/tmp/kept", 5, 99, "/projects/1/x", "https://keys.example/jwk")

@@ -148,7 +148,7 @@ class ServedImage:
       try:
         codes.append(request(self.url, startup.HEALTH_PATH, timeout=10)[0])
       except (urllib.error.URLError, ConnectionError, TimeoutError):
-        pass  # Not listening yet, or the worker is still importing.
+        pass  # Not listening yet, or the worker still importing.
       time.sleep(0.2)
     return codes
 

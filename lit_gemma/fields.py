@@ -40,6 +40,10 @@ FOIL = "foil"
 SPLIT = "split"
 DEV, EVAL = "dev", "eval"
 SPLITS = (DEV, EVAL)
+# A finding's note and who kept it (lit/findings.py): on every dataset of a
+# server that keeps findings, so the Datapoint Editor shows them.
+NOTE = "note"
+AUTHOR = "author"
 PROMPT_EMBEDDINGS = "prompt_embeddings"
 RESPONSE_EMBEDDINGS = "response_embeddings"
 

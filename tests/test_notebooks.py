@@ -4,8 +4,10 @@ real embedded model. While the kernel runs, the test loads the widget's
 iframe address itself, so a UI that renders but does not answer fails.
 
 Also checked without a kernel: the committed notebooks carry no outputs,
-and every address of the source repository they (and the README's Colab
-badge) hold is the one in pyproject.toml.
+every address of the source repository they (and the README's Colab
+badge) hold is the one in pyproject.toml, and their shared first cell
+installs lit-gemma where it is missing and restarts a runtime that had an
+older numpy loaded (tests/test_wheel.py runs it for real, from a wheel).
 """
 
 from __future__ import annotations
@@ -60,6 +62,13 @@ def _tagged(cell, tag: str) -> bool:
   return tag in cell.metadata.get("tags", [])
 
 
+def _setup(name: str):
+  """A notebook's first code cell, the one that installs lit-gemma."""
+  cell = next(c for c in _read(name).cells if c.cell_type == "code")
+  assert _tagged(cell, "setup"), name
+  return cell
+
+
 def _rich(cell) -> list[dict]:
   """The data of a cell's display and result outputs."""
   return [o.data for o in cell.outputs
@@ -95,49 +104,65 @@ def test_repository_addresses_are_pyprojects():
     found += [("README", a) for a in _repositories(link)]
     notebook = link.split("/blob/main/", 1)[1]
     assert (ROOT / notebook).is_file(), link
-  assert {where for where, _ in found} >= {"quickstart", "README"}
+  assert {where for where, _ in found} >= {*NAMES, "README"}
   assert [f for f in found if f[1] != owner_repo] == []
-  setup = next(c for c in _read("quickstart").cells
-               if _tagged(c, "colab-setup"))
-  assert f'REPOSITORY = "{REPOSITORY}"' in setup.source
+  setups = [_setup(name).source for name in NAMES]
+  assert f'REPOSITORY = "{REPOSITORY}"' in setups[0]
+  assert len(set(setups)) == 1, "the notebooks' setup cells differ"
 
 
-def test_colab_setup_installs_restarts_once_then_does_nothing(monkeypatch,
-                                                              capsys):
-  """The quickstart's first cell as Colab runs it, twice: Colab (its module),
-  git, pip and the kernel's death are recorded stand-ins; the cell's own
-  logic runs as written."""
-  setup = next(c for c in _read("quickstart").cells
-               if _tagged(c, "colab-setup"))
-  monkeypatch.setitem(sys.modules, "google.colab",
-                      types.ModuleType("google.colab"))
+class _Dist:
+  """An installed distribution, maybe shown at another version."""
+
+  def __init__(self, dist, version=None):
+    self._dist = dist
+    self.metadata = {"Name": dist.metadata["Name"]}
+    self.version = version or dist.version
+    self.files = dist.files
+
+  def read_text(self, name):
+    return self._dist.read_text(name)
+
+
+def test_setup_installs_restarts_once_then_does_nothing(monkeypatch, capsys):
+  """The first cell as a runtime with numpy 2 loaded runs it (Colab's),
+  twice: pip and the kernel's death are recorded stand-ins; the cell's
+  own logic runs as written."""
+  import numpy  # pylint: disable=g-import-not-at-top,unused-import  (loaded, as in Colab)
+
+  setup = _setup("quickstart")
   commands, kills = [], []
+  real = [_Dist(d) for d in importlib.metadata.distributions()]
+  colab = [_Dist(d._dist, "2.0.2") if d.metadata["Name"] == "numpy" else d  # pylint: disable=protected-access
+           for d in real if d.metadata["Name"] != "lit-gemma"]
+  states = [colab, real]
+  monkeypatch.setattr(importlib.metadata, "distributions",
+                      lambda: states.pop(0) if len(states) > 1 else real)
   monkeypatch.setattr(subprocess, "run",
                       lambda args, **kw: commands.append(args))
   monkeypatch.setattr(os, "kill", lambda pid, sig: kills.append((pid, sig)))
-  real_version = importlib.metadata.version
-
-  def version_before_install(package):
-    if package == "lit-gemma":
-      raise importlib.metadata.PackageNotFoundError(package)
-    return real_version(package)
-
-  monkeypatch.setattr(importlib.metadata, "version", version_before_install)
+  monkeypatch.delenv("LIT_GEMMA_INSTALL", raising=False)
   exec(setup.source, {})  # pylint: disable=exec-used
   first = capsys.readouterr().out
-  assert commands[0][:2] == ["git", "clone"] and REPOSITORY in commands[0]
-  assert commands[1][1:5] == ["-m", "pip", "install", "--quiet"]
-  assert kills == [(os.getpid(), 9)]
-  assert "Restarting the runtime once" in first and "numpy<2" in first
+  assert commands == [[sys.executable, "-m", "pip", "install", "--quiet",
+                       f"lit-gemma @ git+{REPOSITORY}"]]
+  assert kills == [(os.getpid(), 9)]  # numpy is loaded in this process.
+  assert "numpy 2.0.2 -> 1." in first and "(LIT needs numpy<2)" in first
+  assert "restarts once now" in first and "run all cells again" in first
 
   # After the restart: installed, numpy 1 loaded (this venv's): nothing to do.
-  monkeypatch.setattr(importlib.metadata, "version", real_version)
   commands.clear()
   kills.clear()
   exec(setup.source, {})  # pylint: disable=exec-used
   second = capsys.readouterr().out
   assert (commands, kills) == ([], [])
-  assert second.startswith("lit-gemma ") and "numpy 1." in second
+  assert second.startswith("lit-gemma ") and "nothing to install" in second
+
+  # A wheel named by $LIT_GEMMA_INSTALL is what pip installs.
+  states[:] = [colab, real]
+  monkeypatch.setenv("LIT_GEMMA_INSTALL", "/wheels/lit_gemma.whl")
+  exec(setup.source, {})  # pylint: disable=exec-used
+  assert commands[0][-1] == "/wheels/lit_gemma.whl"
 
 
 # ---------------------------------------------------------- in a kernel
@@ -176,9 +201,8 @@ def test_notebook_runs_top_to_bottom(name):
       if _tagged(cell, "figure"):
         assert any(t in d for d in _rich(cell) for t in _FIGURE_TYPES), (
             f"cell {index} showed no figure: {_rich(cell)}")
-      if _tagged(cell, "colab-setup"):
-        assert cell.outputs[0].text.startswith("Not in Colab: nothing to "
-                                               "install")
+      if _tagged(cell, "setup"):
+        assert cell.outputs[0].text.endswith(": nothing to install.\n")
   if name == "quickstart":
     assert widget_port is not None, "the quickstart rendered no widget"
   executable, cache = notebook.cells[0].outputs[0].text.splitlines()

@@ -18,6 +18,11 @@
 #   --max-instances N     default 2
 #   --weights-bucket B    mount Cloud Storage bucket B read-only at
 #                         /mnt/models (use with --lit-flags --models=...)
+#   --findings-bucket B   keep teammates' findings in Cloud Storage bucket B
+#                         (one object each, mounted at /mnt/findings); with
+#                         --iap their authors are IAP's verified emails
+#   --project-number N    the project's number, for IAP's audience (default:
+#                         looked up with gcloud; needed with --dry-run)
 #   --lit-flags "FLAGS"   more lit-gemma flags, after --team_mode
 #   --dry-run             print the gcloud command instead of running it
 set -euo pipefail
@@ -38,6 +43,7 @@ HEALTH_PATH=/health
 
 project="" region=us-central1 service=lit-gemma image="" iap=0
 min_instances=0 max_instances=2 bucket="" lit_flags="" dry_run=0
+findings_bucket="" project_number=""
 
 fail() { echo "deploy.sh: $*" >&2; exit 2; }
 need() { [[ $# -ge 2 && -n "$2" ]] || fail "$1 needs a value"; }
@@ -52,6 +58,8 @@ while [[ $# -gt 0 ]]; do
     --min-instances) need "$@"; min_instances=$2; shift 2 ;;
     --max-instances) need "$@"; max_instances=$2; shift 2 ;;
     --weights-bucket) need "$@"; bucket=$2; shift 2 ;;
+    --findings-bucket) need "$@"; findings_bucket=$2; shift 2 ;;
+    --project-number) need "$@"; project_number=$2; shift 2 ;;
     --lit-flags) need "$@"; lit_flags=$2; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -62,8 +70,24 @@ done
 [[ "$min_instances" =~ ^[0-9]+$ ]] || fail "--min-instances=$min_instances: expected a whole number"
 [[ "$max_instances" =~ ^[1-9][0-9]*$ ]] || fail "--max-instances=$max_instances: expected a whole number >= 1"
 
+# Findings: one object per finding on a Cloud Storage volume; with IAP the
+# author is the email in IAP's signed assertion, checked for this service's
+# audience (lit_gemma/web/iap.py).
+findings_flags=""
+if [[ -n "$findings_bucket" ]]; then
+  findings_flags="--findings_dir=/mnt/findings"
+  if [[ "$iap" == 1 ]]; then
+    if [[ -z "$project_number" ]]; then
+      [[ "$dry_run" == 0 ]] || fail "--dry-run with --iap and --findings-bucket needs --project-number"
+      project_number=$(gcloud projects describe "${project:-$(gcloud config get-value project)}" --format='value(projectNumber)')
+    fi
+    [[ "$project_number" =~ ^[0-9]+$ ]] || fail "--project-number=$project_number: expected the project's number"
+    findings_flags+=" --iap_audience=/projects/$project_number/locations/$region/services/$service"
+  fi
+fi
+
 # Team mode always; "^|^" makes "|" gcloud's separator, so flags may hold commas.
-flags_env="--team_mode${lit_flags:+ $lit_flags}"
+flags_env="--team_mode${findings_flags:+ $findings_flags}${lit_flags:+ $lit_flags}"
 cmd=(gcloud run deploy "$service"
   --image="$image"
   --region="$region"
@@ -84,6 +108,11 @@ cmd=(gcloud run deploy "$service"
 if [[ -n "$bucket" ]]; then
   cmd+=("--add-volume=name=models,type=cloud-storage,bucket=$bucket,readonly=true"
         "--add-volume-mount=volume=models,mount-path=/mnt/models")
+fi
+if [[ -n "$findings_bucket" ]]; then
+  # uid/gid: the image's user (10001) owns the mount, so it can create files.
+  cmd+=("--add-volume=name=findings,type=cloud-storage,bucket=$findings_bucket,mount-options=uid=10001;gid=10001"
+        "--add-volume-mount=volume=findings,mount-path=/mnt/findings")
 fi
 
 if [[ "$dry_run" == 1 ]]; then

@@ -37,5 +37,22 @@ keepalive = 5
 limit_request_line = 4094
 limit_request_fields = 100
 limit_request_field_size = 8190
+from gunicorn import util as _util  # noqa: E402  pylint: disable=g-import-not-at-top,wrong-import-position
 from gunicorn.http import wsgi as _wsgi  # noqa: E402  pylint: disable=g-import-not-at-top,wrong-import-position
 _wsgi.SERVER = "lit-gemma"  # What each answer's Server header says.
+
+
+def _one_line_error(sock, status_int, reason, mesg):
+  """gunicorn's answer to a request it cannot parse (a Transfer-Encoding
+  beside a Content-Length, a bad header), in the form of lit-gemma's own:
+  one line, then "Details:" (gunicorn's is an HTML page)."""
+  line = " ".join(f"{reason}: {mesg}".split()) if mesg else reason
+  text = (f"{line}\n\nDetails: the server refused the request before "
+          f"reading it\n").encode("latin-1", "replace")
+  head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+          f"Content-Type: text/plain; charset=utf-8\r\nServer: lit-gemma\r\n"
+          f"Content-Length: {len(text)}\r\n\r\n").encode("latin-1")
+  _util.write_nonblock(sock, head + text)
+
+
+_util.write_error = _one_line_error

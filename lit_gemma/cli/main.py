@@ -5,12 +5,13 @@
     lit-gemma batch --dataset prompts.jsonl --out results.jsonl [--shard I/N]
     lit-gemma merge --dataset prompts.jsonl --out results.jsonl
     lit-gemma compare --dataset templates.yaml [--format html --out cmp.html]
+    lit-gemma findings export --dir DIR [--format html --out findings.html]
     lit-gemma serve --models ...          # the same as launch.py
 
 Exit status: 0 done, 1 a bad input (one line naming the file and line, or
-the setting), 2 bad arguments. Every command but `serve` runs on a model
-loaded here (`--model SOURCE`, see models/sources.py) or on a running lit-gemma
-server (`--server URL`: no model load).
+the setting), 2 bad arguments. Every command but `serve` and `findings`
+runs on a model loaded here (`--model SOURCE`, see models/sources.py) or on
+a running lit-gemma server (`--server URL`: no model load).
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from lit_gemma.cli import batch_command
 from lit_gemma.cli import common
 from lit_gemma.cli import compare_command
 from lit_gemma.cli import explain_command
+from lit_gemma.cli import findings_command
 from lit_gemma.cli import serve_command
 
 # Each command module adds its parser(s) and sets `run(args, *, lm, stdout,
 # stderr)`; `serve` and `hygiene` take their own flags, passed through.
-COMMANDS = (explain_command, batch_command, compare_command, serve_command)
+COMMANDS = (explain_command, batch_command, compare_command,
+            findings_command, serve_command)
 
 
 def build_parser():

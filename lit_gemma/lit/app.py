@@ -22,11 +22,15 @@ What `LitGemmaApp` adds to LIT's app:
     (web/host_guard.py); predictions are cached by content in one bounded store
     (caching.py); numbers in answers are finite JSON; /get_info names
     no server folders (web/public_info.py).
+  - With a findings store, every dataset has `note` and `author` fields, a
+    datapoint added with a note is kept as a finding, and the `findings`
+    dataset lists them (lit/findings.py).
 LIT's private members are reached only through `internals.LitAppHooks`.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import os
 import threading
@@ -39,8 +43,11 @@ from absl import logging
 from lit_nlp.api import dataset as lit_dataset
 from werkzeug import wrappers
 
-from lit_gemma.lit import caching
 from lit_gemma import errors
+from lit_gemma import fields
+from lit_gemma.lit import caching
+from lit_gemma.lit import findings
+from lit_gemma.web import body as request_body
 from lit_gemma.web import host_guard
 from lit_gemma.lit import internals
 from lit_gemma.lit import offline_fonts
@@ -55,6 +62,8 @@ ERROR_HEADER = "X-Lit-Gemma-Error"
 # Every answer carries the id its log lines are written under.
 REQUEST_ID_HEADER = "X-Request-Id"
 _REQUEST_ID = "lit_gemma.request_id"  # The WSGI environ key.
+# The request being answered in this thread, for hooks LIT calls without it.
+_ENVIRON: contextvars.ContextVar[dict] = contextvars.ContextVar("environ")
 
 
 def one_line(text: Any) -> str:
@@ -88,13 +97,15 @@ class LitGemmaApp(internals.LitAppHooks):
     lms: the loaded `GemmaLM`s by model name (set by `build_app`).
     warm_up_thread: the background warm-up, if one was started.
     team_mode: whether the endpoints in team.BLOCKED_ENDPOINTS answer 403.
+    findings_desk: keeps findings (None: no findings store).
   """
 
   # Most /post_new_data sets kept (LIT's UI never posts any).
   max_saved_datapoint_sets = 16
 
-  def __init__(self, *args, data_root: str | None = None,
+  def __init__(self, models, datasets, *, data_root: str | None = None,
                team_mode: bool = False,
+               findings_store=None, iap_verifier=None,
                max_request_bytes: int = limits.DEFAULT_MAX_REQUEST_BYTES,
                max_request_inputs: int = 256,
                preds_cache_mb: int = caching.DEFAULT_MAX_MB,
@@ -111,7 +122,16 @@ class LitGemmaApp(internals.LitAppHooks):
     self.lms: dict[str, Any] = {}
     self.warm_up_thread: threading.Thread | None = None
     self.preds_store = caching.PredictionStore(preds_cache_mb << 20)
-    super().__init__(*args, prediction_store=self.preds_store, **kw)
+    self.findings_desk = None
+    if findings_store is not None:
+      self.findings_desk = findings.FindingsDesk(
+          findings_store, iap_verifier, self._tokens_of)
+      kept = self.findings_desk.dataset()
+      datasets = {name: findings.WithNoteFields(ds)
+                  for name, ds in datasets.items()} | {findings.DATASET: kept}
+      kw["live_datasets"] = {findings.DATASET: kept}
+    super().__init__(models, datasets, prediction_store=self.preds_store,
+                     **kw)
 
   def ready(self) -> bool:
     """Whether the warm-up's first phase (if any) is done: the buckets a
@@ -128,6 +148,20 @@ class LitGemmaApp(internals.LitAppHooks):
 
   def public_metadata(self, info: dict) -> dict:
     return public_info.scrubbed(info)
+
+  def _tokens_of(self, model: str, example: dict) -> list[str]:
+    """The tokens LIT's UI shows for `example` on model `model`."""
+    tokenizer = self.lit_models[fields.tokenizer_name(model)]
+    return list(tokenizer.predict([example]))[0][fields.TOKENS]
+
+  def new_datapoints(self, dataset_name: str, inputs: list[dict]) -> None:
+    if self.findings_desk is not None:
+      self.findings_desk.new_datapoints(dataset_name, inputs,
+                                        _ENVIRON.get({}))
+
+  def predictions_served(self, model: str, inputs: list[dict]) -> None:
+    if self.findings_desk is not None:
+      self.findings_desk.salience_served(model, inputs, _ENVIRON.get({}))
 
   def _refuse_in_team_mode(self, path: str) -> None:
     if self.team_mode and path in limits.BLOCKED_ENDPOINTS + (
@@ -196,12 +230,14 @@ class LitGemmaApp(internals.LitAppHooks):
 
   def _refusal(self, environ) -> tuple[str, str, str] | None:
     """(status, message, details) for a request answered before LIT sees
-    it: a body over the limit, or a static path outside the client
-    folder; else None."""
+    it: a body over the limit or badly framed, or a static path outside
+    the client folder; else None."""
     try:
-      limits.bound_body(environ, self._max_request_bytes)
-    except limits.BodyTooLarge as e:
+      request_body.read_whole(environ, self._max_request_bytes)
+    except request_body.BodyTooLarge as e:
       return "413 REQUEST ENTITY TOO LARGE", str(e), "the body was not read"
+    except request_body.BadFraming as e:
+      return "400 BAD REQUEST", str(e), "the body's framing is invalid"
     # The path LIT's static-file handler would open (see lit_nlp.lib.wsgi_app).
     path = urllib.parse.urlparse(wrappers.Request(environ).path).path
     api = path.rstrip("/") in self.handler_paths
@@ -228,6 +264,7 @@ class LitGemmaApp(internals.LitAppHooks):
     handler returns tracebacks) by a short one."""
     request_id = uuid.uuid4().hex[:12]
     environ[_REQUEST_ID] = request_id
+    _ENVIRON.set(environ)
     id_header = (REQUEST_ID_HEADER, request_id)
 
     def short_answer(status: str, message: str, details: str):

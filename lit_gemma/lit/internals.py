@@ -16,6 +16,10 @@ so an upgrade starts by reading this file. What is reached into:
     components, metadata: `LitAppHooks.lit_*`), and the endpoints
     `/post_new_data`, `/fetch_new_data`, `/remove_new_data`,
     `/push_ui_state`, `/get_metrics` and `/get_info`'s metadata, narrowed;
+  - `/annotate_new_data` and `/get_preds`, seen by hooks (findings are
+    kept from the first, spans remembered from the second), and LIT's
+    indexed copy of a dataset whose examples change (`LiveIndexedDataset`,
+    the team's findings; `/get_info` gives its current size);
   - ROUGE-L's private per-pair scorer (`RougeLHooks.check_pair`);
   - where LIT keeps its built client (`client_root`).
 (Keras' one override, skipping random initial weights while a preset
@@ -25,6 +29,8 @@ loads, is models/keras_init.py.)
 from __future__ import annotations
 
 import pathlib
+import threading
+from collections.abc import Mapping
 
 import lit_nlp
 from lit_nlp import app as lit_app
@@ -119,22 +125,70 @@ class RougeLHooks(lit_metrics.RougeL):
     return super()._score(reference, prediction)
 
 
+class LiveIndexedDataset(lit_dataset.IndexedDataset):
+  """LIT's indexed copy of a dataset, made again from `source` whenever
+  `source.version()` changes (LIT indexes each dataset once, at start)."""
+
+  def __init__(self, source: lit_dataset.Dataset):
+    self._source = source
+    self._version = source.version()
+    self._live_lock = threading.Lock()
+    super().__init__(base=source, id_fn=lit_dataset.input_hash)
+
+  def _refresh(self) -> None:
+    version = self._source.version()
+    if version == self._version:
+      return
+    with self._live_lock:
+      indexed = self.index_inputs(list(self._source.examples))
+      self._examples = [self._normalize_example(ex["data"], ex["id"],
+                                                ex["meta"]) for ex in indexed]
+      self._index = {ex["id"]: ex for ex in indexed}
+      self._indexed_examples = indexed
+      self._version = version
+
+  @property
+  def examples(self):
+    self._refresh()
+    return self._examples
+
+  @property
+  def indexed_examples(self):
+    self._refresh()
+    return self._indexed_examples
+
+  @property
+  def index(self):
+    self._refresh()
+    return super().index
+
+  def __len__(self) -> int:
+    self._refresh()
+    return len(self._examples)
+
+
 class LitAppHooks(lit_app.LitApp):
   """LIT's app with its private internals behind public hooks.
 
   Subclasses implement `refuse_model_loading`, `check_dataset_loading`,
-  `datapoints_path` and `public_metadata`, and may set
-  `max_saved_datapoint_sets`; nothing outside this module names a private
-  member of LIT.
+  `datapoints_path`, `public_metadata`, `new_datapoints` and
+  `predictions_served`, and may set `max_saved_datapoint_sets`; nothing
+  outside this module names a private member of LIT. `live_datasets` are
+  datasets whose examples change while the server runs (each has a
+  `version()`): LIT serves them as they are at each request.
   """
 
   # Most /post_new_data sets kept (LIT keeps every one); None: no bound.
   max_saved_datapoint_sets: int | None = None
 
   def __init__(self, *args,
-               prediction_store: caching.PredictionStore, **kw):
+               prediction_store: caching.PredictionStore,
+               live_datasets: Mapping[str, lit_dataset.Dataset] = {},  # pylint: disable=dangerous-default-value
+               **kw):
     self.prediction_store = prediction_store
     super().__init__(*args, **kw)
+    for name, source in live_datasets.items():
+      self._datasets[name] = LiveIndexedDataset(source)
     for name, wrapper in list(self._models.items()):
       # LIT's own wrapper (keyed by the client's id, never evicted) is
       # replaced; nothing was cached in it: lit-gemma gives LIT no
@@ -182,6 +236,14 @@ class LitAppHooks(lit_app.LitApp):
     """What `/get_info` tells clients of LIT's metadata `info`."""
     return info
 
+  def new_datapoints(self, dataset_name: str, inputs: list[dict]) -> None:
+    """Called by /annotate_new_data before LIT annotates and ids `inputs`
+    (IndexedInputs); may change their data, or raise to refuse them."""
+
+  def predictions_served(self, model: str, inputs: list[dict]) -> None:
+    """Called after /get_preds answered `inputs` (IndexedInputs) of
+    `model`."""
+
   @property
   def handler_paths(self) -> frozenset[str]:
     """The paths LIT answers as endpoints (everything else: static files)."""
@@ -209,6 +271,22 @@ class LitAppHooks(lit_app.LitApp):
 
   def _build_metadata(self):
     return self.public_metadata(super()._build_metadata())
+
+  def _get_info(self, data, **kw):
+    info = super()._get_info(data, **kw)
+    for name, dataset in self._datasets.items():
+      if isinstance(dataset, LiveIndexedDataset):
+        info["datasets"][name]["size"] = len(dataset)
+    return info
+
+  def _annotate_new_data(self, data, dataset_name=None, **kw):
+    self.new_datapoints(dataset_name, data["inputs"])
+    return super()._annotate_new_data(data, dataset_name=dataset_name, **kw)
+
+  def _get_preds(self, data, model=None, **kw):
+    answer = super()._get_preds(data, model=model, **kw)
+    self.predictions_served(model, data["inputs"])
+    return answer
 
   def _post_new_data(self, data, dataset_name=None, **kw):
     answer = super()._post_new_data(data, dataset_name=dataset_name, **kw)

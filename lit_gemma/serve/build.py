@@ -15,6 +15,7 @@ from absl import logging
 from lit_nlp.api import dataset as lit_dataset
 from lit_nlp.api import model as lit_model
 
+from lit_gemma.findings import store as findings_store
 from lit_gemma.lit import components
 from lit_gemma.prompts import chat_formats
 from lit_gemma.serve import config as config_lib
@@ -25,6 +26,7 @@ from lit_gemma.lit import app as lit_app
 from lit_gemma.models import loading
 from lit_gemma.lit.columns import foreground
 from lit_gemma.models import warmup
+from lit_gemma.web import iap
 
 _SPLASH_DOC = """
 # lit-gemma: prompt debugging
@@ -84,6 +86,22 @@ def for_models(config: config_lib.ServerConfig,
   return datasets
 
 
+def _findings(config: config_lib.ServerConfig):
+  """(findings store, IAP verifier) of `config`; (None, None) without
+  --findings_dir. ConfigError if the folder cannot be written."""
+  if config.findings_dir is None:
+    return None, None
+  store = findings_store.FindingsStore(
+      config.findings_dir, max_findings=config.max_findings,
+      max_note_chars=config.max_note_chars)
+  verifier = (iap.Verifier(config.iap_audience, config.iap_keys)
+              if config.iap_audience else None)
+  logging.info("%s: findings kept in %s (%d now); authors %s", config_lib.PROG,
+               config.findings_dir, store.version(),
+               "verified by IAP" if verifier else "typed, unverified")
+  return store, verifier
+
+
 def build_app(config: config_lib.ServerConfig, *,
               lms: Mapping[str, Any] | None = None,
               response_cache=None) -> lit_app.LitGemmaApp:
@@ -103,6 +121,7 @@ def build_app(config: config_lib.ServerConfig, *,
     UserError: bad input (DataError, SourceError, ConfigError), one line.
   """
   datasets = load_datasets(config)  # Bad data is refused before any load.
+  findings, verifier = _findings(config)  # So is an unwritable folder.
   loaded = loading.load_models(config.models, config.model_settings, lms=lms)
   datasets = for_models(config, datasets, loaded)
   # pylint: disable=g-import-not-at-top  (the model stack is imported now)
@@ -146,6 +165,7 @@ def build_app(config: config_lib.ServerConfig, *,
       page_title=config.page_title,
       default_layout=config.default_layout,
       annotators=wiring.annotators(config, datasets, loaded),
+      findings_store=findings, iap_verifier=verifier,
       **options,
   )
   app.lms = loaded

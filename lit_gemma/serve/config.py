@@ -19,11 +19,14 @@ from lit_gemma.lit import caching
 from lit_gemma.lit import datasets as datasets_lib
 from lit_gemma.models import distribution as distribution_lib
 from lit_gemma import errors
+from lit_gemma.findings import store as findings_store
+from lit_gemma.lit import findings as findings_lib
 from lit_gemma.lit import layouts
 from lit_gemma.models import loading
 from lit_gemma.models import memory_budget
 from lit_gemma.prompts import name_pairs
 from lit_gemma.serve import settings
+from lit_gemma.web import iap
 from lit_gemma.web import limits
 
 PROG = "lit-gemma"
@@ -105,6 +108,19 @@ def _distribution(flag: str, value):
 def _data_root(flag: str, value):
   if value is not None and not os.path.isdir(value):
     raise ConfigError(f"{flag}={value}: no such folder")
+  return value
+
+
+def _not_empty(flag: str, value):
+  if value is not None and not str(value).strip():
+    raise ConfigError(f"{flag} is empty")
+  return value
+
+
+def _iap_keys(flag: str, value):
+  if not value.startswith(("https://", "http://")) and not os.path.isfile(
+      value):
+    raise ConfigError(f"{flag}={value}: neither a URL nor a file")
   return value
 
 
@@ -228,6 +244,28 @@ class ServerConfig:
       help="Host names a local server answers besides localhost, 127.0.0.1, "
       "::1 and --host (*.example.com: every name under it). A --team_mode "
       "server answers every name.")
+  findings_dir: str | None = setting(
+      None, flag="string", accept=_not_empty, from_flag=lambda v: v or None,
+      help="Keep teammates' findings (a datapoint added in the Datapoint "
+      "Editor with a note) in this folder, one file each, and list them in "
+      "the 'findings' dataset; on Cloud Run, a Cloud Storage volume. "
+      "Default: no findings.")
+  max_findings: int = setting(
+      findings_store.DEFAULT_MAX_FINDINGS, flag="integer", accept=whole(1),
+      help="Most findings kept in --findings_dir (403 above).")
+  max_note_chars: int = setting(
+      findings_store.DEFAULT_MAX_NOTE_CHARS, flag="integer",
+      accept=whole(1), help="Most characters of a finding's note (400 "
+      "above).")
+  iap_audience: str | None = setting(
+      None, flag="string", accept=_not_empty, from_flag=lambda v: v or None,
+      help="This service's Identity-Aware Proxy audience "
+      "(/projects/NUMBER/locations/REGION/services/NAME on Cloud Run): a "
+      "finding's author is then the email IAP signs. Without it a finding "
+      "shows the name typed, marked unverified.")
+  iap_keys: str = setting(
+      iap.GOOGLE_KEYS, flag="string", accept=_iap_keys,
+      help="Where IAP's public keys are read: a URL or a JWK-set file.")
   host: str = setting(
       "127.0.0.1", flag="lit", help="Where the server listens (address).")
   port: int = setting(
@@ -272,6 +310,24 @@ class ServerConfig:
       raise ConfigError(
           f"--data_root={self.data_root}: a --team_mode server reads no "
           f"files on request; leave --data_root out")
+    self._check_findings()
+
+  def _check_findings(self) -> None:
+    if self.findings_dir is None:
+      if self.iap_audience:
+        raise ConfigError("--iap_audience names the authors of findings: "
+                          "give --findings_dir too")
+      return
+    if self.data_root is not None:
+      root = os.path.realpath(self.data_root)
+      if os.path.commonpath([root, os.path.realpath(self.findings_dir)]
+                            ) == root:
+        raise ConfigError(f"--findings_dir={self.findings_dir} is inside "
+                          f"--data_root, where the UI may read and write "
+                          f"files; keep findings elsewhere")
+    if findings_lib.DATASET in dict(self.datasets or ()):
+      raise ConfigError(f"--datasets: the name {findings_lib.DATASET!r} is "
+                        f"the team's findings (--findings_dir); rename it")
 
   @property
   def dataset_entries(self) -> tuple[tuple[str, str], ...]:

@@ -3,8 +3,10 @@
 Werkzeug's handler waits forever on a client that opens a connection and
 sends nothing (or one byte a minute), holding a thread each time, and
 names itself and Python's version in every answer (`Server: Werkzeug/3.1
-Python/3.11`). `Handler` gives each read and write on a connection
-`TIMEOUT_S` seconds and answers as plain "lit-gemma". gunicorn's settings
+Python/3.11`), and of several Content-Length headers passes on the last.
+`Handler` gives each read and write on a connection `TIMEOUT_S` seconds,
+answers as plain "lit-gemma", and passes several Content-Length values on
+joined (which web/body.py refuses, as gunicorn does). gunicorn's settings
 for the same live in deploy/cloudrun/gunicorn.conf.py.
 """
 
@@ -23,6 +25,13 @@ class Handler(serving.WSGIRequestHandler):
 
   def version_string(self) -> str:
     return SERVER_NAME
+
+  def make_environ(self):
+    environ = super().make_environ()
+    lengths = self.headers.get_all("Content-Length") or []
+    if len(lengths) > 1:
+      environ["CONTENT_LENGTH"] = ",".join(lengths)
+    return environ
 
 
 def handler(timeout_s: float = TIMEOUT_S) -> type[Handler]:

@@ -18,6 +18,7 @@ import http.client
 import json
 import os
 import pathlib
+import re
 import runpy
 import shlex
 import socket
@@ -31,6 +32,7 @@ import numpy as np
 import pytest
 
 import container
+import framing
 from http_helpers import assert_short_error
 from http_helpers import new_input
 from http_helpers import ok
@@ -190,6 +192,29 @@ def test_deploy_dry_run_options():
   done = subprocess.run([str(container.CLOUDRUN / "deploy.sh"), "--dry-run"],
                         capture_output=True, text=True, timeout=60)
   assert done.returncode == 2 and "--image is required" in done.stderr
+
+
+def test_deploy_dry_run_findings_with_iap():
+  argv = _dry_run("--iap", "--findings-bucket", "team-findings",
+                  "--project-number", "123456789")
+  assert _option(argv, "--set-env-vars") == (
+      "^|^LIT_GEMMA_FLAGS=--team_mode --findings_dir=/mnt/findings "
+      "--iap_audience=/projects/123456789/locations/us-central1/services/"
+      "lit-gemma")
+  volume = dict(p.split("=", 1) for p in _option(argv, "--add-volume").split(
+      ",", 3)[:3])
+  assert volume == {"name": "findings", "type": "cloud-storage",
+                    "bucket": "team-findings"}
+  assert "uid=10001" in _option(argv, "--add-volume")  # The image's user.
+  assert _option(argv, "--add-volume-mount") == (
+      "volume=findings,mount-path=/mnt/findings")
+  without_iap = _option(_dry_run("--findings-bucket", "b"), "--set-env-vars")
+  assert without_iap.endswith("--team_mode --findings_dir=/mnt/findings")
+  done = subprocess.run(
+      [str(container.CLOUDRUN / "deploy.sh"), "--dry-run", "--image", "i",
+       "--iap", "--findings-bucket", "b"],
+      capture_output=True, text=True, timeout=60)
+  assert done.returncode == 2 and "needs --project-number" in done.stderr
 
 
 def test_salience_memory_flag_bounds_the_kept_texts(tiny_presets):
@@ -388,6 +413,21 @@ def test_bodies_and_prompts_are_bounded(served):
   assert status == 400
   assert_short_error(text)
   assert f"over the limit of {limit} (--max_length)" in text
+
+
+@pytest.mark.parametrize("case", framing.CASES, ids=framing.IDS)
+def test_conflicting_or_malformed_framing(served, case):
+  """Issue 27: gunicorn refuses some framing itself (its answer is made one
+  line by gunicorn.conf.py), the app the rest; a 400 in one line either
+  way, and the server goes on serving."""
+  _, headers, body, half_close, _, message = case
+  status, answer_headers, answer = framing.send(served.url, headers, body,
+                                                half_close)
+  assert status == 400, answer
+  assert answer_headers["Server"] == "lit-gemma"
+  assert_short_error(answer)
+  assert re.fullmatch(message, answer.partition("\n\nDetails:")[0]), answer
+  assert ok(served.url, "/get_info", {})["demoMode"] is True
 
 
 def test_error_gives_the_browser_an_id_and_the_log_the_traceback(served):

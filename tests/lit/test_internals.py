@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from lit_nlp import app as lit_app
+from lit_nlp.api import dataset as lit_dataset
 from lit_nlp.components import metrics as lit_metrics
 from lit_nlp.lib import caching as lit_caching
 from lit_nlp.lib import wsgi_app
@@ -51,8 +52,15 @@ def test_lit_internals_used_are_present():
                 "caching.CachingModelWrapper("):
     assert state in app_init, state
   for method in ("_build_metadata", "_post_new_data", "_fetch_new_data",
-                 "_remove_new_data", "_push_ui_state", "_get_metrics"):
+                 "_remove_new_data", "_push_ui_state", "_get_metrics",
+                 "_get_info", "_annotate_new_data", "_get_preds"):
     assert callable(getattr(lit_app.LitApp, method)), method
+  # LiveIndexedDataset rebuilds what IndexedDataset builds once.
+  indexed = inspect.getsource(lit_dataset.IndexedDataset)
+  for state in ("self._indexed_examples = ", "self._examples = [",
+                "self._index = {", "def index_inputs(",
+                "def _normalize_example("):
+    assert state in indexed, state
   assert "def _score(self, reference" in inspect.getsource(
       lit_metrics.RougeL)
   assert (pathlib.Path(internals.lit_client_root()) / "main.js").is_file()

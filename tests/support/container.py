@@ -89,7 +89,7 @@ class ServedImage:
 
   def __init__(self, tmp: pathlib.Path, share_compiled: bool = True,
                deadline: float = 600, responses: bool = False,
-               more_flags: str = ""):
+               more_flags: str = "", prepare: bool = True):
     """Starts the server and waits for /health to answer 200.
 
     Args:
@@ -102,6 +102,8 @@ class ServedImage:
         only converts (`--no_responses`: tests/serve/test_prepared_responses.py
         checks the responses on a tiny model).
       more_flags: lit-gemma flags after the image's $LIT_GEMMA_FLAGS.
+      prepare: run the prepare step (False: a restart of an instance that
+        ran it; `prepared` is then None).
     """
     self.tmp = tmp
     self.cache = tmp / "cache"
@@ -118,12 +120,12 @@ class ServedImage:
     if more_flags:
       self.env["LIT_GEMMA_FLAGS"] += f" {more_flags}"
     self.log = tmp / "server.log"
-    prepare = here(prepare_command()) + ([] if responses else
-                                         ["--no_responses"])
+    prepare_argv = here(prepare_command()) + ([] if responses else
+                                              ["--no_responses"])
     begun = time.monotonic()
     self.prepared = subprocess.run(
-        prepare, env=self.env, cwd=ROOT,
-        capture_output=True, text=True, timeout=1800)
+        prepare_argv, env=self.env, cwd=ROOT,
+        capture_output=True, text=True, timeout=1800) if prepare else None
     self.prepare_s = time.monotonic() - begun
     with open(self.log, "w") as out:
       self.process = subprocess.Popen(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import signal
 import socket
@@ -34,6 +35,34 @@ def request(url: str, endpoint: str, body=None, timeout: float = 300,
       return response.status, response.read().decode()
   except urllib.error.HTTPError as e:
     return e.code, e.read().decode()
+
+
+def send(served, method: str, path: str, query: str = "", body=None,
+         headers=None):
+  """(status, headers, JSON or text) of one raw request to `served` (an
+  object with a `url`), sent as LIT's client sends its bodies."""
+  host, port = served.url.removeprefix("http://").split(":")
+  conn = http.client.HTTPConnection(host, int(port), timeout=60)
+  if isinstance(body, (dict, list)):
+    body = json.dumps(body)
+  if isinstance(body, str):
+    body = body.encode()
+  conn.putrequest(method, path + (f"?{query}" if query else ""),
+                  skip_host="Host" in (headers or {}))
+  all_headers = {"Content-Type": "text/plain;charset=UTF-8",  # As LIT's client.
+                 "Content-Length": str(len(body or b""))} | (headers or {})
+  for name, value in all_headers.items():
+    if value is not None:
+      conn.putheader(name, value)
+  conn.endheaders(body)
+  response = conn.getresponse()
+  text = response.read().decode()
+  conn.close()
+  try:
+    answer = json.loads(text) if response.status == 200 else text
+  except ValueError:
+    answer = text
+  return response.status, response.headers, answer
 
 
 def ok(url: str, endpoint: str, body=None, **params):

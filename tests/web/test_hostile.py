@@ -17,7 +17,9 @@ import time
 
 import pytest
 
+import framing
 from http_helpers import assert_short_error
+from http_helpers import send as _send
 from lit_gemma.lit import caching
 from lit_gemma.lit import components
 from lit_gemma.serve import connections
@@ -74,32 +76,6 @@ def servers(tiny_preset, tiny_lm, prompts_file, tmp_path_factory, log_lines):
     ids = [ex["id"] for ex in _send(local, "GET", "/get_dataset",
                                     "dataset_name=prompts")[2]]
     yield {"local": local, "team": team, "ids": ids}
-
-
-def _send(served, method, path, query="", body=None, headers=None):
-  """(status, headers, JSON or text) of one raw request."""
-  host, port = served.url.removeprefix("http://").split(":")
-  conn = http.client.HTTPConnection(host, int(port), timeout=60)
-  if isinstance(body, (dict, list)):
-    body = json.dumps(body)
-  if isinstance(body, str):
-    body = body.encode()
-  conn.putrequest(method, path + (f"?{query}" if query else ""),
-                  skip_host="Host" in (headers or {}))
-  all_headers = {"Content-Type": "text/plain;charset=UTF-8",  # As LIT's client.
-                 "Content-Length": str(len(body or b""))} | (headers or {})
-  for name, value in all_headers.items():
-    if value is not None:
-      conn.putheader(name, value)
-  conn.endheaders(body)
-  response = conn.getresponse()
-  text = response.read().decode()
-  conn.close()
-  try:
-    answer = json.loads(text) if response.status == 200 else text
-  except ValueError:
-    answer = text
-  return response.status, response.headers, answer
 
 
 def _example(prompt="The capital of France is", target=" Paris.", **fields):
@@ -569,29 +545,38 @@ def test_rouge_bound(servers, log_lines, kind):
 
 
 @pytest.mark.parametrize("kind", ["local", "team"])
-def test_chunked_body_with_bogus_content_length(servers, kind):
+def test_chunked_body_is_counted_as_it_is_read(servers, kind):
   served = servers[kind]
 
   def chunked(size):
     body = _body_of(size).encode()
-    host, port = served.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=30) as conn:
-      head = (f"POST /get_info HTTP/1.1\r\nHost: {host}\r\n"
-              "Transfer-Encoding: chunked\r\nContent-Length: 10\r\n"
-              "Connection: close\r\n\r\n")
-      chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 4096]),
-                                           body[i:i + 4096])
-                        for i in range(0, len(body), 4096))
-      conn.sendall(head.encode() + chunks + b"0\r\n\r\n")
-      reply = b""
-      while data := conn.recv(65536):
-        reply += data
-    return int(reply.split(b" ", 2)[1]), reply
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 4096]),
+                                         body[i:i + 4096])
+                      for i in range(0, len(body), 4096))
+    return framing.send(served.url, "Transfer-Encoding: chunked\r\n",
+                        chunks + b"0\r\n\r\n", False)
 
   assert chunked(MAX_BYTES)[0] == 200
-  status, reply = chunked(MAX_BYTES + 1)
+  status, _, reply = chunked(MAX_BYTES + 1)
   assert status == 413, reply[:300]
-  assert b"over the limit of 65536 bytes" in reply
+  assert "over the limit of 65536 bytes" in reply
+
+
+@pytest.mark.parametrize("kind", ["local", "team"])
+@pytest.mark.parametrize("case", framing.CASES, ids=framing.IDS)
+def test_conflicting_or_malformed_framing(servers, log_lines, kind, case):
+  """Issue 27: the last hostile request that got a 500."""
+  _, headers, body, half_close, message, _ = case
+  before = len(log_lines)
+  status, answer_headers, answer = framing.send(servers[kind].url, headers,
+                                                body, half_close)
+  assert status == 400, answer
+  assert answer_headers["Server"] == connections.SERVER_NAME
+  assert_short_error(answer)
+  assert re.fullmatch(message, answer.partition("\n\nDetails:")[0]), answer
+  request_id = answer_headers["X-Request-Id"]
+  mine = [l for l in log_lines[before:] if f"request {request_id}" in l]
+  assert len(mine) == 1 and "Traceback" not in mine[0], mine
 
 
 def test_idle_connection_is_dropped(servers, monkeypatch):

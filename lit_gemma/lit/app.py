@@ -41,6 +41,7 @@ from werkzeug import wrappers
 
 from lit_gemma.lit import caching
 from lit_gemma import errors
+from lit_gemma.models import gate
 from lit_gemma.web import host_guard
 from lit_gemma.lit import internals
 from lit_gemma.lit import offline_fonts
@@ -257,7 +258,17 @@ class LitGemmaApp(internals.LitAppHooks):
       answer[:] = [status, headers]
       return lambda unused_data: None
 
-    body = super().__call__(environ, remember)
+    # A user request: background work waits until it (and the rest of its
+    # click) is answered.
+    with gate.foreground() as window:
+      body = super().__call__(environ, remember)
+    path = environ.get("PATH_INFO", "")
+    if path.rstrip("/") in self.handler_paths:
+      model = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get(
+          "model", [""])[0]
+      logging.info("lit-gemma: request %s%s answered %s [request %s]", path,
+                   f" ({model})" if model else "", window.summary(),
+                   request_id)
     status, headers = answer
     ours = any(k.lower() == ERROR_HEADER.lower() for k, _ in headers)
     if not status.startswith("5") or ours:

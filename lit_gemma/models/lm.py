@@ -16,7 +16,6 @@ compiles anything.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import threading
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ import keras
 import keras_hub
 import numpy as np
 import sentencepiece
+from absl import logging
 
 from lit_gemma.prompts import chat_formats
 from lit_gemma import errors
@@ -35,7 +35,6 @@ from lit_gemma.models import sources
 from lit_gemma.models import keras_tasks
 from lit_gemma.models import tokens as tokens_lib
 from lit_gemma.salience import buckets
-from lit_gemma.salience import compilation
 from lit_gemma.salience import engine as engine_lib
 from lit_gemma.salience import log_probs as log_probs_lib
 
@@ -245,14 +244,14 @@ class GemmaLM:
     the tokens after BOS; the scores leave BOS out too."""
     full = [np.concatenate([[0.0], np.asarray(m, np.float32)])
             for m in shown_masks]
-    with gate.request(), contextlib.ExitStack() as stack:
-      if not gate.in_warm_up():  # One line per request.
-        lengths = sorted({len(ids) for ids in token_ids})
-        padded = sorted({buckets.sequence_bucket(n) for n in lengths})
-        stack.enter_context(compilation.logged(
-            f"salience of {len(token_ids)} text(s) of {lengths} tokens, "
-            f"bucket(s) {padded}"))
+    with gate.foreground() as window:
       maps = self.engine.salience(token_ids, full)
+    if window.request:  # One line per request (none for background work).
+      lengths = sorted({len(ids) for ids in token_ids})
+      padded = sorted({buckets.sequence_bucket(n) for n in lengths})
+      logging.info("lit-gemma: salience of %d text(s) of %s tokens, "
+                   "bucket(s) %s %s", len(token_ids), lengths, padded,
+                   window.summary())
     return [{name: scores[1:] for name, scores in m.items()} for m in maps]
 
   def salience_batch(self, requests: Sequence[SalienceRequest],

@@ -84,7 +84,7 @@ def warm_up(name: str, lm, lengths: Sequence[int],
         for end in (length - 1, length - 2):  # Shown tokens: no BOS.
           mask = [0.0] * (length - 1)
           mask[end - width:end] = [1.0] * width
-          with gate.unit():  # Yields to requests between units.
+          with gate.background():  # Yields to requests between units.
             lm.salience_ids([ids], [mask])
         logging.info("lit-gemma: warm-up: %s salience ready for %d-token "
                      "texts, %d-token targets (%.1f s)", name, length, width,

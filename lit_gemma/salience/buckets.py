@@ -8,6 +8,7 @@ costs a few rows of the vocabulary projection.
 """
 
 import bisect
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -58,3 +59,28 @@ def pad_rows(texts: Sequence[Sequence[int]], rows: int, length: int,
     ids[row, : len(text)] = text
     padding[row, : len(text)] = 1
   return ids, padding
+
+
+@dataclasses.dataclass(frozen=True)
+class Targets:
+  """Target positions of K masks, padded to a bucket: [K, N] each."""
+
+  positions: np.ndarray  # int32, 1 <= position < T
+  valid: np.ndarray  # float32 0/1 weights
+
+
+def mask_width(masks, length: int) -> int:
+  """The target bucket of the widest of `masks` (BOS, entry 0, ignored)."""
+  most = max(int(np.count_nonzero(m[1:])) for m in masks)
+  return target_bucket(most, length)
+
+
+def pad_targets(masks, length: int, count: int, width: int) -> Targets:
+  """Target positions of each mask, padded to [count, width]."""
+  positions = np.ones((count, width), np.int32)
+  valid = np.zeros((count, width), np.float32)
+  for k, mask in enumerate(masks):
+    picked = np.flatnonzero(mask[1:length]) + 1
+    positions[k, : len(picked)] = picked
+    valid[k, : len(picked)] = mask[picked]
+  return Targets(positions, valid)

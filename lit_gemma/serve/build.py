@@ -23,7 +23,6 @@ from lit_gemma.lit import internals
 from lit_gemma.lit import layouts
 from lit_gemma.lit import app as lit_app
 from lit_gemma.models import loading
-from lit_gemma.lit.columns import foreground
 from lit_gemma.models import warmup
 
 _SPLASH_DOC = """
@@ -120,8 +119,7 @@ def build_app(config: config_lib.ServerConfig, *,
     group[name] = _ProgressLogged(group[name], name,
                                   config.generation_batch_size)
     lit_models.update(group)
-  gate = foreground.Gate()  # Background columns wait for the UI's requests.
-  share_models = wiring.add_models(config, loaded, lit_models, gate)
+  share_models = wiring.add_models(config, loaded, lit_models)
 
   options = {"client_root": internals.lit_client_root(),
              "onboard_start_doc": _SPLASH_DOC} | dict(config.lit_options)
@@ -154,5 +152,5 @@ def build_app(config: config_lib.ServerConfig, *,
     app.warm_up_thread = warmup.start(loaded, examples,
                                       config.max_new_tokens, config.max_length)
   app.column_workers = wiring.start_workers(
-      share_models, datasets, gate, getattr(app, "warm_up_thread", None))
+      share_models, datasets, after=getattr(app, "warm_up_thread", None))
   return app

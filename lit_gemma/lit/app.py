@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import functools
 import os
-import threading
 from collections.abc import Sequence
 import urllib.parse
 import uuid
@@ -87,7 +86,6 @@ class LitGemmaApp(internals.LitAppHooks):
 
   Attributes:
     lms: the loaded `GemmaLM`s by model name (set by `build_app`).
-    warm_up_thread: the background warm-up, if one was started.
     team_mode: whether the endpoints in team.BLOCKED_ENDPOINTS answer 403.
   """
 
@@ -110,16 +108,8 @@ class LitGemmaApp(internals.LitAppHooks):
     self._max_request_bytes = max_request_bytes
     self._client_root = kw.get("client_root") or internals.lit_client_root()
     self.lms: dict[str, Any] = {}
-    self.warm_up_thread: threading.Thread | None = None
     self.preds_store = caching.PredictionStore(preds_cache_mb << 20)
     super().__init__(*args, prediction_store=self.preds_store, **kw)
-
-  def ready(self) -> bool:
-    """Whether the warm-up's first phase (if any) is done: the buckets a
-    first click most likely needs (the rest warms while the UI is usable)."""
-    thread = self.warm_up_thread
-    return (thread is None or not thread.is_alive()
-            or thread.first_ready.is_set())
 
   def max_request_inputs(self) -> int:
     """The most inputs a request may have: never fewer than the largest

@@ -126,9 +126,10 @@ class GemmaLM:
 
   Thread-safe, for a server's request threads: generation runs under this
   object's lock (it recompiles keras-hub's sampler when max_new_tokens
-  changes) and salience under the engine's. The two may run at once: they
-  only read the shared weights, and a long generation for the data table
-  should not hold up a salience click. Tokenization is stateless.
+  changes) and salience under the engine's. Generation runs one call at a
+  time as background work (models/gate.py), so a click waits for one call
+  at most and never shares the CPU with the rest. Tokenization is
+  stateless.
   """
 
   def __init__(self, causal_lm, source: sources.ModelSource | None = None,
@@ -331,7 +332,9 @@ class GemmaLM:
     length = buckets.sequence_bucket(longest + max_new_tokens)
     rows = self._rows_for(len(prompts))
     token_ids, padding = buckets.pad_rows(prompts, rows, length, self.pad_id)
-    with self._lock:
+    # Each call is a background unit: a click waits for one call at most,
+    # even while the data table's request generates its responses.
+    with gate.background(), self._lock:
       if self._generate_max_new != max_new_tokens:
         self.causal_lm.compile(sampler=_GreedyUpTo(max_new_tokens))
         self._generate = self.causal_lm.make_generate_function()

@@ -26,6 +26,8 @@ LOG_MIN_SECONDS = 0.5
 _lock = threading.Lock()
 _lowerings = 0
 _in_flight = 0  # Programs lowered and not yet compiled, all threads.
+_pending: dict[str, int] = {}  # The same, by program name.
+_lowered: dict[str, tuple[float, float]] = {}  # Its last trace, lowering.
 _listening = False
 _thread = threading.local()  # This thread's lowerings and last trace.
 
@@ -35,28 +37,28 @@ def _on_event(event: str, duration: float, **kwargs) -> None:
   if event == _TRACE_EVENT:
     _thread.trace = getattr(_thread, "trace", 0.0) + duration  # nested jits
   elif event == _BACKEND_EVENT:
-    if getattr(_thread, "pending", 0):
-      _thread.pending -= 1
-      with _lock:
+    name = kwargs.get("fun_name", "?")
+    with _lock:  # Compiled, maybe on another thread than it was lowered.
+      if _pending.get(name):
+        _pending[name] -= 1
         _in_flight -= 1
-      trace, lowering = getattr(_thread, "lowered", (0.0, 0.0))
-      hit, _thread.hit = getattr(_thread, "hit", False), False
-      if trace + lowering + duration >= LOG_MIN_SECONDS:
-        logging.info("lit-gemma: compiled program %s (tracing %.1f s, "
-                     "lowering %.1f s, %s %.1f s); %d programs compiled so "
-                     "far", kwargs.get("fun_name", "?"), trace, lowering,
-                     "loading from the disk cache" if hit else "compiling",
-                     duration, _lowerings)
+      trace, lowering = _lowered.pop(name, (0.0, 0.0))
+    hit, _thread.hit = getattr(_thread, "hit", False), False
+    if trace + lowering + duration >= LOG_MIN_SECONDS:
+      logging.info("lit-gemma: compiled program %s (tracing %.1f s, "
+                   "lowering %.1f s, %s %.1f s); %d programs compiled so "
+                   "far", name, trace, lowering,
+                   "loading from the disk cache" if hit else "compiling",
+                   duration, _lowerings)
   elif event == _LOWERING_EVENT:
-    # A thread compiles what it lowered before lowering again: one still
-    # pending was never compiled (lowered only, or its compile failed).
-    stale, _thread.pending = getattr(_thread, "pending", 0), 1
+    name = kwargs.get("fun_name", "?")
+    trace, _thread.trace = getattr(_thread, "trace", 0.0), 0.0
     with _lock:
       _lowerings += 1
-      _in_flight += 1 - stale
+      _in_flight += 1
+      _pending[name] = _pending.get(name, 0) + 1
+      _lowered[name] = (trace, duration)
     _thread.count = thread_lowerings() + 1
-    trace, _thread.trace = getattr(_thread, "trace", 0.0), 0.0
-    _thread.lowered = (trace, duration)
 
 
 def _on_cache_hit(event: str, **kwargs) -> None:

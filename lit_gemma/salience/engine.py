@@ -167,12 +167,13 @@ class SalienceEngine:
       out = step(self.forward.params(), ids, padding)
     return np.asarray(out[0, :length], dtype=np.float32)
 
-  def compile_clicks(self, length: int, width: int = 1) -> None:
-    """Compiles, without running anything or keeping a text, the programs
-    a click on one text of `length` tokens with up to `width` target
-    tokens uses: the first click on it (forward and backward) and another
-    span of it (backward only). A later call in those buckets compiles
-    nothing (jit's caches are shared with `lower`)."""
+  def lower_clicks(self, length: int, width: int = 1) -> list:
+    """The programs a click on one text of `length` tokens with up to
+    `width` target tokens uses, lowered (traced) but not compiled or run:
+    the first click on a text (forward and backward) and another span of
+    it (backward only). Compiling them (`.compile()`, thread-safe) fills
+    jit's caches: a later call in those buckets compiles nothing, and
+    nothing was kept in place of a user's text."""
     length = buckets.sequence_bucket(length)
     width = buckets.target_bucket(width, length)
     params = self.forward.params()
@@ -186,8 +187,7 @@ class SalienceEngine:
           self._layouts[length], params, activations, hidden, embeddings,
           ids, spec((), np.int32), *(spec(t.shape[1:], t.dtype)
                                      for t in targets))
-    fresh.compile()
-    span.compile()
+    return [fresh, span]
 
   def forget(self) -> None:
     """Drops every kept forward pass (frees their memory)."""

@@ -93,7 +93,7 @@ def build_app(config: config_lib.ServerConfig, *,
     lms: already loaded `GemmaLM`s by model name (a notebook's, a test's);
       other configured models are loaded here.
     response_cache: a `ResponseCache`; default: the one under
-      $LIT_GEMMA_CACHE.
+      $LIT_GEMMA_CACHE, seeded with the bundled sets' shipped responses.
 
   Returns:
     The app; `serving.serve()` serves it, gunicorn can serve it directly.
@@ -109,8 +109,9 @@ def build_app(config: config_lib.ServerConfig, *,
   from lit_gemma.lit import response_cache as response_cache_lib
   from lit_gemma.lit.columns import wiring
   # pylint: enable=g-import-not-at-top
-  if response_cache is None:
+  if response_cache is None:  # The shipped responses are served at once.
     response_cache = response_cache_lib.ResponseCache()
+    response_cache.seed()
   settings = models_lib.GroupSettings.from_config(config)
   lit_models = {}
   for name, _ in config.models:
@@ -147,10 +148,8 @@ def build_app(config: config_lib.ServerConfig, *,
       **options,
   )
   app.lms = loaded
-  if config.warm_up and datasets:
+  if config.warm_up and datasets:  # Before the URL shows: see warmup.py.
     examples = [ex for d in datasets.values() for ex in d.examples]
-    app.warm_up_thread = warmup.start(loaded, examples,
-                                      config.max_new_tokens, config.max_length)
-  app.column_workers = wiring.start_workers(
-      share_models, datasets, after=getattr(app, "warm_up_thread", None))
+    warmup.warm_up(loaded, examples, config.max_new_tokens, config.max_length)
+  app.column_workers = wiring.start_workers(share_models, datasets)
   return app

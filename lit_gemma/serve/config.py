@@ -68,8 +68,9 @@ class ServerConfig:
       devices (see models/distribution.py).
     data_root: the only folder the UI may read datasets from (None: the UI
       cannot load files).
-    warm_up: compile salience for the common text lengths in the background
-      after start, so the first click is fast.
+    warm_up: compile the salience programs of the datasets' text lengths
+      before the app is returned (before the URL shows), so that every
+      click on them is fast from the first (models/warmup.py).
     part_columns: serve `NAME_parts`, data-table columns of each template
       part's share of salience, computed in the background (lit/columns/part_shares.py).
     near_duplicate_columns: the hygiene columns of tuning sets include near

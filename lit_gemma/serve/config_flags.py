@@ -124,8 +124,8 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
       flag_values=flag_values)
   flags.DEFINE_bool(
       "warm_up", defaults.warm_up,
-      "Compile salience for the datasets' common text lengths in the "
-      "background after start, so the first click is fast.",
+      "Compile the salience programs of the datasets' text lengths before "
+      "the URL shows, so that every click on them is fast from the first.",
       flag_values=flag_values)
   flags.DEFINE_bool(
       "part_columns", defaults.part_columns,

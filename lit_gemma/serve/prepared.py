@@ -103,7 +103,9 @@ def prepare(config: config_lib.ServerConfig, *, response_cache=None,
     config: the server's settings (models, datasets, max_new_tokens,
       generation_batch_size, precision, max_length).
     response_cache: a `ResponseCache`; default: the one under
-      $LIT_GEMMA_CACHE (the server's).
+      $LIT_GEMMA_CACHE (the server's), seeded with the embedded model's
+      responses to the bundled sets (lit/response_cache.py), which are then
+      not generated again.
     lms: already loaded `GemmaLM`s by model name (tests).
     report: takes one progress line at a time.
 
@@ -114,8 +116,11 @@ def prepare(config: config_lib.ServerConfig, *, response_cache=None,
   start = time.monotonic()
   lms = dict(lms or {})
   datasets = build.load_datasets(config)
-  cache = (response_cache_lib.ResponseCache() if response_cache is None
-           else response_cache)
+  if response_cache is None:  # The server's: the shipped responses too.
+    cache = response_cache_lib.ResponseCache()
+    cache.seed()
+  else:
+    cache = response_cache
   key = preparation_key(config, _identities(config, lms), datasets)
   total = sum(len(ds) for ds in datasets.values())
   if cache.is_prepared(key):

@@ -185,9 +185,9 @@ def _measure_salience(server: Server, dataset_name: str, repeats: int
 
 
 # Rows of the page's first set (fewshot_mistakes) clicked with --user_path,
-# in turn: about 101, 60, 48 and 70 tokens with their targets (buckets 128,
-# 64, 48 and 96).
-USER_ROWS = (0, 8, 4, 12)
+# in turn: rows 0-7 have 96-101 tokens with their targets (bucket 128), rows
+# 8-15 58-61 (bucket 64).
+USER_ROWS = tuple(r for pair in zip(range(8), range(8, 16)) for r in pair)
 
 
 def main() -> None:

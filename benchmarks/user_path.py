@@ -14,7 +14,8 @@ serve` with empty model, compile, response, uv and pip caches:
     waited for the engine. First click, a text of another length bucket,
     then one click every --click_every seconds through --minutes;
   - warm salience over HTTP at about 128 tokens on the just-started server
-    and again after 60 sequential clicks on different texts;
+    and again after 60 sequential clicks on different texts, and the first
+    click on a text in a bucket no dataset uses (it compiles);
   - the served process's memory (RSS): ready and idle, its peak (VmHWM)
     over the first minutes, and after those 60 clicks.
 """
@@ -204,6 +205,14 @@ def run(fresh_clone: bool, rows: tuple[int, ...], minutes: float,
       finally:
         chromium.close()
     minutes_rss, peak = _rss_kib(pid), _rss_kib(pid, "VmHWM")
+    unseen = dict(long, prompt=(long["prompt"] + "\n\n") * 2)  # ~300 tokens
+    before = len(first.request_lines(log))
+    (new_bucket,) = _http_clicks(url, [unseen], 1)
+    (line,) = first.request_lines(log)[before:]
+    print(f"  a text in a bucket no dataset uses (bucket "
+          f"{first.BUCKETS.findall(log.read_text('utf-8', 'replace'))[-1]})"
+          f": {new_bucket:.2f} s over HTTP, {line['compiled']:.0f} programs "
+          f"compiled  [{_load()}]", flush=True)
     seconds = _http_clicks(url, everything, http_clicks)
     after_rss = _rss_kib(pid)
     long_running = _warm_128(url, long)

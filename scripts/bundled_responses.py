@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from lit_gemma import fields  # pylint: disable=g-import-not-at-top,wrong-import-position
 from lit_gemma.lit import response_cache as cache_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
-from lit_gemma.serve import build  # pylint: disable=g-import-not-at-top,wrong-import-position
+from lit_gemma.serve import served_datasets  # pylint: disable=g-import-not-at-top,wrong-import-position
 from lit_gemma.serve import config as config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from lit_gemma.serve import prepared  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -32,7 +32,7 @@ def generated_prompts(config: config_lib.ServerConfig) -> list[str]:
   """The bundled sets' prompts the generation model answers (those with
   no response of their own), in order, once each."""
   prompts = {}
-  for dataset in build.load_datasets(config).values():
+  for dataset in served_datasets.load_datasets(config).values():
     for ex in dataset.examples:
       if not ex.get(fields.RESPONSE):
         prompts[ex.get(fields.PROMPT, "")] = None

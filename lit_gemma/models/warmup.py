@@ -26,8 +26,6 @@ from typing import Any
 
 from absl import logging
 
-from lit_gemma.salience import compilation
-
 # Warm every bucket the datasets use up to this many tokens (most common
 # first); longer texts compile on their first click.
 WARM_UP_MAX_TOKENS = 1024
@@ -67,6 +65,8 @@ def warm_up(lms: Mapping[str, Any], examples: Sequence[Mapping[str, Any]],
   lengths; returns how many (bucket, model) pairs are ready. Reports one
   line per bucket (progress) and a last "done" line. Errors are reported
   and swallowed: a bucket that failed compiles on its first click."""
+  from lit_gemma.salience import compilation  # pylint: disable=g-import-not-at-top  (JAX: loaded with the model)
+
   begin, before = time.monotonic(), compilation.lowerings()
   jobs, seen = [], set()
   for name, lm in lms.items():  # Models sharing a source warm once.

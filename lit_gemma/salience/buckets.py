@@ -1,10 +1,14 @@
 """Shape buckets: a few fixed sizes so that jit compiles a handful of
 programs, not one per prompt length or span.
 
-Sequence lengths step by about 1.5x (padding wastes at most a third), batch
-and mask counts by powers of two, and target counts by 4x, since a new
-target bucket is a new compile on a UI click while padding targets only
-costs a few rows of the vocabulary projection.
+Sequence lengths double up to 128 tokens, then step by about 1.5x (padding
+wastes at most a third): the server compiles every bucket its datasets use
+before it serves (models/warmup.py), and short texts are cheap, so a text
+of 33-48 or 65-96 tokens pads to 64 or 128 rather than cost two more
+programs at each start. Batch and mask counts step by powers of two, and
+target counts by 4x, since a new target bucket is a new compile on a UI
+click while padding targets only costs a few rows of the vocabulary
+projection.
 """
 
 import bisect
@@ -13,8 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-SEQUENCE_BUCKETS = (16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024,
-                    1536, 2048, 3072, 4096, 6144, 8192)
+SEQUENCE_BUCKETS = (16, 32, 64, 128, 192, 256, 384, 512, 768, 1024, 1536,
+                    2048, 3072, 4096, 6144, 8192)
 # Past the last bucket, sequences round up to multiples of 2,048 (a 9k-token
 # text pads to 10,240, not 16,384: at most 2,047 wasted positions).
 LONG_STEP = 2048

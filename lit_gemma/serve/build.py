@@ -8,15 +8,13 @@ model stack is imported, so a bad data file is refused in a second or two.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from absl import logging
-from lit_nlp.api import dataset as lit_dataset
 from lit_nlp.api import model as lit_model
 
 from lit_gemma.lit import components
-from lit_gemma.prompts import chat_formats
 from lit_gemma.serve import config as config_lib
 from lit_gemma.lit import datasets as datasets_lib
 from lit_gemma.lit import internals
@@ -24,6 +22,8 @@ from lit_gemma.lit import layouts
 from lit_gemma.lit import app as lit_app
 from lit_gemma.models import loading
 from lit_gemma.models import warmup
+from lit_gemma.serve.served_datasets import for_models
+from lit_gemma.serve.served_datasets import load_datasets
 
 _SPLASH_DOC = """
 # lit-gemma: prompt debugging
@@ -55,32 +55,6 @@ class _ProgressLogged(lit_model.ModelWrapper):
         logging.info("%s: %d/%d responses (%.0f s)", self._name, done, total,
                      time.monotonic() - start)
       yield output
-
-
-def load_datasets(config: config_lib.ServerConfig,
-                  chat_format_names: Sequence[str] = (chat_formats.DEFAULT,)
-                  ) -> dict[str, lit_dataset.Dataset]:
-  """The configured datasets, in order, chat templates rendered in each of
-  `chat_format_names`; DataError on bad input."""
-  loaded = {}
-  for name, path in config.dataset_entries:
-    loaded[name] = datasets_lib.load(path, name=name,
-                                     max_examples=config.max_examples,
-                                     chat_format_names=chat_format_names)
-    logging.info("%s: dataset %s: %d examples from %s", config_lib.PROG, name,
-                 len(loaded[name]), path)
-  return loaded
-
-
-def for_models(config: config_lib.ServerConfig,
-               datasets: dict[str, lit_dataset.Dataset],
-               loaded: Mapping[str, Any]) -> dict[str, lit_dataset.Dataset]:
-  """`datasets` (rendered in Gemma's chat turns), or loaded again with chat
-  prompts rendered in each loaded model's turns where those differ."""
-  formats = list(dict.fromkeys(lm.chat_format for lm in loaded.values()))
-  if formats != [chat_formats.DEFAULT]:
-    return load_datasets(config, formats)
-  return datasets
 
 
 def build_app(config: config_lib.ServerConfig, *,

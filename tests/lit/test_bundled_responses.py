@@ -10,7 +10,7 @@ import pytest
 
 from lit_gemma import fields
 from lit_gemma.lit import response_cache as cache_lib
-from lit_gemma.serve import build
+from lit_gemma.serve import served_datasets
 from lit_gemma.serve import config as config_lib
 
 pytestmark = pytest.mark.real_model
@@ -46,7 +46,7 @@ def test_a_fresh_prepare_of_the_bundled_sets_generates_nothing(
   assert done.examples == 152 and not done.already, lines
   assert done.generated == 0, lines  # Every response was shipped.
   # Exactly the prompts the server answers: none missing, none stale.
-  prompts = {ex[fields.PROMPT] for ds in build.load_datasets(
+  prompts = {ex[fields.PROMPT] for ds in served_datasets.load_datasets(
       config_lib.ServerConfig()).values() for ex in ds.examples
              if not ex.get(fields.RESPONSE)}
   assert set(shipped["responses"]) == prompts
@@ -57,7 +57,7 @@ def test_a_regenerated_minibatch_equals_the_shipped_responses(gemma):
   """The arithmetic set's 12 prompts in one call, as `prepare` and the
   page's request generate them."""
   config = config_lib.ServerConfig()
-  examples = build.load_datasets(config)["arithmetic"].examples
+  examples = served_datasets.load_datasets(config)["arithmetic"].examples
   model = _generation_model(gemma)
   assert len(examples) <= model.max_minibatch_size()
   regenerated = model.predict_minibatch(list(examples))

@@ -41,15 +41,13 @@ REQUEST = re.compile(
 BUCKETS = re.compile(r"salience of \d+ text\(s\) of .* tokens, bucket\(s\) "
                      r"(\[[\d, ]+\])")
 
-# The tiny model's texts: about 10 and 40 tokens, so buckets 16 and 48.
+# The tiny model's texts (its tokens are about characters): 25 and 33
+# tokens, so buckets 32 and 64.
 TINY_ROWS = [
     {"prompt": "The capital of France is", "target": " Paris.",
      "response": " Paris."},
-    {"prompt": "Summarize the article in one sentence. Water is made of "
-               "hydrogen and oxygen atoms. Bees dance to show where flowers "
-               "are.",
-     "target": " Bees dance and water is made of atoms.",
-     "response": " Bees dance."},
+    {"prompt": "Water is made of", "target": " hydrogen and oxygen atoms.",
+     "response": " water."},
 ]
 # Rows 0 and 2 of the bundled summarization set: about 134 and 121 tokens
 # with their targets, so buckets 192 and 128.

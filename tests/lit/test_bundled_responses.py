@@ -54,10 +54,10 @@ def test_a_fresh_prepare_of_the_bundled_sets_generates_nothing(
 
 @pytest.mark.slow
 def test_a_regenerated_minibatch_equals_the_shipped_responses(gemma):
-  """The arithmetic set's 12 prompts in one call, as `prepare` and the
+  """The safety set's 12 chat prompts in one call, as `prepare` and the
   page's request generate them."""
   config = config_lib.ServerConfig()
-  examples = served_datasets.load_datasets(config)["arithmetic"].examples
+  examples = served_datasets.load_datasets(config)["safety_probes"].examples
   model = _generation_model(gemma)
   assert len(examples) <= model.max_minibatch_size()
   regenerated = model.predict_minibatch(list(examples))

@@ -69,7 +69,9 @@ def _load() -> str:
 def _clicks(page, log, rows, targets, minutes: float, every: float,
             url_at: float, between=None) -> list[dict]:
   """First click, another bucket, then one every `every` s until
-  `minutes` after the URL; `between()` runs after the second."""
+  `minutes` after the URL (the last word of each row's target, the word
+  before it when the rows come round again); `between()` runs after the
+  second."""
   import test_first_click as first  # pylint: disable=g-import-not-at-top
 
   done, n = [], 0
@@ -79,13 +81,16 @@ def _clicks(page, log, rows, targets, minutes: float, every: float,
     row = rows[n % len(rows)]
     started = time.monotonic() - url_at
     known = len(first.BUCKETS.findall(log.read_text("utf-8", "replace")))
-    (click,) = first.clicks(page, log, targets, (row,))
+    # Rows clicked again get another word: another span of a kept text.
+    chip = -1 - (n // len(rows)) % 2
+    (click,) = first.clicks(page, log, targets, (row,), chip)
     click["at"] = started
     done.append(click)
     buckets = first.BUCKETS.findall(log.read_text("utf-8", "replace"))
     # No salience line: LIT answered from its cache (a text clicked before).
     click["bucket"] = buckets[-1] if len(buckets) > known else "cached"
-    print(f"  click {n + 1:2d} at {started:6.1f} s on row {row:2d} "
+    print(f"  click {n + 1:2d} at {started:6.1f} s on row {row:2d}, word "
+          f"{chip} "
           f"(bucket {click['bucket']}): {click['seconds']:.2f} s to drawn "
           f"salience; {click['compiled']:.0f} programs compiled in any thread,"
           f" {click['background']:.0f} background units, waited "

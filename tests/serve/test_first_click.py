@@ -126,36 +126,40 @@ def seconds_to_table(page, url: str, rows: int) -> tuple[float, float]:
   return table, time.monotonic() - start
 
 
-def click_to_salience(page, row: int, target_text: str) -> float:
+def click_to_salience(page, row: int, target_text: str, chip: int = -1
+                      ) -> float:
   """Selects data-table row `row`, picks its reference target, clicks the
-  target's last word: seconds from that click to drawn salience."""
+  target word `chip` (-1: the last): seconds from that click to drawn
+  salience."""
   page.locator("data-table-module tbody tr").nth(row).click()
   browser.choose_reference_target(page, target_text)
   chips = browser.chips(page)
   chips.last.wait_for()
   start = time.monotonic()
-  chips.last.click()
+  chips.nth(chip).click()
   deadline = start + browser.UI_TIMEOUT_S
   while True:
     error = browser.status_error(page)
     assert error is None, f"the status bar shows an error: {error}"
     state = chips.evaluate_all(browser.CHIPS_JS)
-    if state[-1]["selected"] and any(c["score"] for c in state[:-1]):
+    others = state[:chip] + state[chip:][1:]
+    if state[chip]["selected"] and any(c["score"] for c in others):
       seconds = time.monotonic() - start
-      assert state[-1]["text"] == target_text.split()[-1], state[-1]
+      if chip == -1:
+        assert state[-1]["text"] == target_text.split()[-1], state[-1]
       return seconds
     assert time.monotonic() < deadline, "no salience drawn"
     page.wait_for_timeout(50)
 
 
 def clicks(page, log_path: pathlib.Path, targets: list[str],
-           rows: tuple[int, ...]) -> list[dict]:
-  """Clicks the last target word of each of `rows`: seconds to drawn
+           rows: tuple[int, ...], chip: int = -1) -> list[dict]:
+  """Clicks target word `chip` of each of `rows`: seconds to drawn
   salience, and the server's lines for the salience requests it made."""
   results = []
   for row in rows:
     before = len(request_lines(log_path))
-    seconds = click_to_salience(page, row, targets[row])
+    seconds = click_to_salience(page, row, targets[row], chip)
     deadline = time.monotonic() + 30  # A request's line follows its answer.
     while not (lines := request_lines(log_path)[before:]):
       assert time.monotonic() < deadline, "no salience request logged"

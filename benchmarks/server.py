@@ -14,22 +14,19 @@ and the first click on a new text; median of --repeats.
 
 Goals (issue 4): warm start <= 30 s; warm salience request <= 1.2 s.
 
-With --browser (issue 13), instead: the server over --dataset (the
-page's first set, fewshot_mistakes, by default), driven in headless
-Chromium: seconds from opening the
-page to a data table with every response filled in (first visit after
-`make prepare`, its time printed first; --unprepared: an empty response
-cache), then, once the log says the warm-up is done, seconds from
-a click on a target word to drawn salience for two examples in different
-length buckets, and the programs the server compiled for each (goal: 2 s,
-0 programs).
+With --user_path (issue 22), instead: the first minutes as a user meets
+them, from the start of `make serve`'s commands to the URL, the page opened
+in Chromium at once and clicked (see benchmarks/user_path.py); a restart
+(every cache warm), or with --fresh_clone a clone served by `make serve`
+with every cache empty, install included (goals: 5 min to the URL fresh,
+30 s on a restart, every click <= 2 s).
 
   python benchmarks/server.py [--dataset NAME:PATH] [--repeats 7]
-  python benchmarks/server.py --browser [--fresh_jax_cache]
+  python benchmarks/server.py --user_path [--fresh_clone] [--minutes 3]
 
-Runs on a private cache root; only the converted model (and with --browser
-the compile cache) is linked from the user's cache (converted first if
-missing); prepare writes the responses there.
+Runs on a private cache root; only the converted model (and on a
+--user_path restart the compile cache) is linked from the user's cache
+(converted first if missing); prepare writes the responses there.
 """
 
 from __future__ import annotations
@@ -122,14 +119,6 @@ class Server:
           dataset_name=dataset_name, requested_types="GeneratedText")
     return time.monotonic() - self.start
 
-  def wait_for_warm_up(self, timeout: float = 1800) -> None:
-    """Waits for the background warm-up (it holds the salience engine)."""
-    deadline = time.monotonic() + timeout
-    while "warm-up done" not in self.log.read_text(errors="replace"):
-      if time.monotonic() > deadline:
-        sys.exit("the warm-up did not finish")
-      time.sleep(0.5)
-
   def stop(self) -> None:
     self.process.send_signal(signal.SIGTERM)
     self.process.wait(timeout=60)
@@ -170,7 +159,6 @@ def _measure_salience(server: Server, dataset_name: str, repeats: int
   """Median seconds of warm salience clicks on a ~128-token example."""
   example = _longest_example(server.url, dataset_name, MAX_EXAMPLE_TOKENS)
   count = example["tokens"]
-  server.wait_for_warm_up()
   # The first click on this text (its forward pass is then kept).
   _salience_seconds(server.url, dataset_name, example["prompt"],
                     example["target"], count, count - 1)
@@ -196,66 +184,10 @@ def _measure_salience(server: Server, dataset_name: str, repeats: int
           f"{len(news)}, min {min(news):.2f})")
 
 
-# Rows of --dataset clicked in --browser; in fewshot_mistakes
-# about 101 and 60 tokens with their targets (buckets 128 and 64).
-BROWSER_ROWS = (0, 8)
-
-
-def _browser(models: pathlib.Path, dataset: str, fresh_jax_cache: bool,
-             rows: tuple[int, ...], max_examples: int | None,
-             unprepared: bool) -> None:
-  """First visit and first clicks in Chromium (see the module's doc)."""
-  sys.path.insert(0, str(ROOT / "tests" / "support"))
-  import test_first_click as clicks  # pylint: disable=g-import-not-at-top
-  from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
-
-  examples = datasets_lib.load(dataset.partition(":")[2]).examples
-  examples = examples[:max_examples] if max_examples else examples
-  flags = [f"--max_examples={max_examples}"] if max_examples else []
-  with tempfile.TemporaryDirectory(prefix="lit-gemma-bench-") as tmp:
-    cache = pathlib.Path(tmp) / "cache"
-    cache.mkdir()
-    (cache / "models").symlink_to(models, target_is_directory=True)
-    if not fresh_jax_cache:
-      paths.jax_cache_dir().mkdir(parents=True, exist_ok=True)
-      (cache / "jax").symlink_to(paths.jax_cache_dir(),
-                                 target_is_directory=True)
-    log = pathlib.Path(tmp) / "server.log"
-    print(f"machine: {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f} at start", flush=True)
-    _prepare(cache, dataset, unprepared, *flags)
-    server = Server(cache, dataset, log, *flags)
-    try:
-      info = server.seconds_to_info()
-      with sync_playwright() as playwright:
-        chromium, page = clicks.open_page(playwright, server.url)
-        try:
-          opened = time.monotonic() - server.start
-          table, responses = clicks.seconds_to_table(page, server.url,
-                                                     len(examples))
-          print(f"first visit (JAX cache "
-                f"{'empty' if fresh_jax_cache else 'the user s'}, response "
-                f"cache {'empty' if unprepared else 'prepared'}): /get_info "
-                f"after {info:.1f} s; page opened at "
-                f"{opened:.1f} s; data table with {len(examples)} rows "
-                f"{table:.1f} s later, generated responses {responses:.1f} s "
-                f"later", flush=True)
-          buckets, seconds = clicks.wait_for_warm_up(log)
-          print(f"warm-up done: {buckets} buckets in {seconds:.1f} s "
-                f"({time.monotonic() - server.start:.1f} s after start)",
-                flush=True)
-          targets = [ex["target"] for ex in examples]
-          for click in clicks.first_clicks(page, log, targets, rows):
-            print(f"first click on row {click['row']}: "
-                  f"{click['seconds']:.2f} s from click to drawn salience; "
-                  f"{click['compiled']} programs compiled (server: "
-                  f"{', '.join(f'{s:.2f} s' for s, _ in click['requests'])})",
-                  flush=True)
-        finally:
-          chromium.close()
-    finally:
-      server.stop()
-      print(f"load average at end {os.getloadavg()[0]:.1f}")
+# Rows of the page's first set (fewshot_mistakes) clicked with --user_path,
+# in turn: rows 0-7 have 96-101 tokens with their targets (bucket 128), rows
+# 8-15 58-61 (bucket 64).
+USER_ROWS = tuple(r for pair in zip(range(8), range(8, 16)) for r in pair)
 
 
 def main() -> None:
@@ -268,31 +200,32 @@ def main() -> None:
                       "summarization.yaml",
                       help="NAME:PATH holding a ~128-token example")
   parser.add_argument("--repeats", type=int, default=7)
-  parser.add_argument("--browser", action="store_true",
-                      help="first visit and first clicks in Chromium")
-  parser.add_argument("--fresh_jax_cache", action="store_true",
-                      help="with --browser: an empty JAX compilation cache "
-                      "(default: the user's)")
-  parser.add_argument("--rows", default=",".join(map(str, BROWSER_ROWS)),
-                      help="with --browser: the rows clicked (comma-separated;"
-                      " default: two length buckets of fewshot_mistakes)")
-  parser.add_argument("--max_examples", type=int,
-                      help="with --browser: serve only this many examples")
+  parser.add_argument("--user_path", action="store_true",
+                      help="the first minutes in Chromium, clicking at once")
+  parser.add_argument("--fresh_clone", action="store_true",
+                      help="with --user_path: git clone, then `make serve` "
+                      "with every cache empty (default: a restart)")
+  parser.add_argument("--rows", default=",".join(map(str, USER_ROWS)),
+                      help="with --user_path: the rows clicked in turn")
+  parser.add_argument("--minutes", type=float, default=3.0,
+                      help="with --user_path: keep clicking this long")
+  parser.add_argument("--click_every", type=float, default=5.0)
+  parser.add_argument("--http_clicks", type=int, default=60)
   parser.add_argument("--unprepared", action="store_true",
                       help="prepare converts only: the server generates the "
                       "data table's responses (as before issue 13)")
   args = parser.parse_args()
+  if args.user_path:
+    import user_path  # pylint: disable=g-import-not-at-top
+    user_path.run(args.fresh_clone, tuple(int(r) for r in args.rows.split(",")),
+                  args.minutes, args.click_every, args.http_clicks)
+    return
 
   models = paths.models_dir()
   if not models.is_dir() or not any(models.iterdir()):
     print("converting the embedded model first (once)...", flush=True)
     subprocess.run([sys.executable, "-m", "lit_gemma.serve.prepare"], check=True,
                    cwd=ROOT)
-  if args.browser:
-    _browser(models, args.dataset, args.fresh_jax_cache,
-             tuple(int(r) for r in args.rows.split(",")), args.max_examples,
-             args.unprepared)
-    return
   name = args.dataset.partition(":")[0]
   datasets = f"{args.dataset},{args.salience_dataset}"
   print(f"machine: {os.cpu_count()} CPUs, load average "

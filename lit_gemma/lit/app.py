@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextvars
 import functools
 import os
-import threading
 from collections.abc import Sequence
 import urllib.parse
 import uuid
@@ -47,6 +46,7 @@ from lit_gemma import errors
 from lit_gemma import fields
 from lit_gemma.lit import caching
 from lit_gemma.lit import findings
+from lit_gemma.models import gate
 from lit_gemma.web import body as request_body
 from lit_gemma.web import host_guard
 from lit_gemma.lit import internals
@@ -95,7 +95,6 @@ class LitGemmaApp(internals.LitAppHooks):
 
   Attributes:
     lms: the loaded `GemmaLM`s by model name (set by `build_app`).
-    warm_up_thread: the background warm-up, if one was started.
     team_mode: whether the endpoints in team.BLOCKED_ENDPOINTS answer 403.
     findings_desk: keeps findings (None: no findings store).
   """
@@ -120,7 +119,6 @@ class LitGemmaApp(internals.LitAppHooks):
     self._max_request_bytes = max_request_bytes
     self._client_root = kw.get("client_root") or internals.lit_client_root()
     self.lms: dict[str, Any] = {}
-    self.warm_up_thread: threading.Thread | None = None
     self.preds_store = caching.PredictionStore(preds_cache_mb << 20)
     self.findings_desk = None
     if findings_store is not None:
@@ -132,13 +130,6 @@ class LitGemmaApp(internals.LitAppHooks):
       kw["live_datasets"] = {findings.DATASET: kept}
     super().__init__(models, datasets, prediction_store=self.preds_store,
                      **kw)
-
-  def ready(self) -> bool:
-    """Whether the warm-up's first phase (if any) is done: the buckets a
-    first click most likely needs (the rest warms while the UI is usable)."""
-    thread = self.warm_up_thread
-    return (thread is None or not thread.is_alive()
-            or thread.first_ready.is_set())
 
   def max_request_inputs(self) -> int:
     """The most inputs a request may have: never fewer than the largest
@@ -294,7 +285,17 @@ class LitGemmaApp(internals.LitAppHooks):
       answer[:] = [status, headers]
       return lambda unused_data: None
 
-    body = super().__call__(environ, remember)
+    # A user request: background work waits until it (and the rest of its
+    # click) is answered.
+    with gate.foreground() as window:
+      body = super().__call__(environ, remember)
+    path = environ.get("PATH_INFO", "")
+    if path.rstrip("/") in self.handler_paths:
+      model = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get(
+          "model", [""])[0]
+      logging.info("lit-gemma: request %s%s answered %s [request %s]", path,
+                   f" ({model})" if model else "", window.summary(),
+                   request_id)
     status, headers = answer
     ours = any(k.lower() == ERROR_HEADER.lower() for k, _ in headers)
     if not status.startswith("5") or ours:

@@ -115,7 +115,7 @@ class GenerationModel(_GroupMember):
     # row does, so hand the model as many rows as it generates at once.
     return self.settings.generation_batch_size
 
-  def _generation_settings(self) -> dict:
+  def generation_settings(self) -> dict:
     """What, besides the model and the prompt, the response depends on
     (it keys the response cache: the weights' dtype too, since a
     bfloat16 model's greedy answer can differ from the float32 one)."""
@@ -124,7 +124,7 @@ class GenerationModel(_GroupMember):
             "dtype": self.lm.causal_lm.backbone.dtype_policy.name}
 
   def _responses(self, prompts: list[str]) -> list[str]:
-    settings = self._generation_settings()
+    settings = self.generation_settings()
     # A model built in memory has no stable identity to key a disk cache.
     persistent = self.response_cache is not None and self.lm.identity
     cached = (self.response_cache.get_many(self.lm.identity, prompts, settings)

@@ -3,7 +3,10 @@ without generating again.
 
 SQLite (never pickle): one row per (model identity, prompt, generation
 settings), safe to share between the threads of one server and between
-processes.
+processes. The package ships the embedded model's responses to the bundled
+sets (`BUNDLED`, written by scripts/bundled_responses.py through the
+server's own generation model): `seed` adds them, so a fresh clone's first
+visit shows them without minutes of generation.
 """
 
 from __future__ import annotations
@@ -17,6 +20,11 @@ import threading
 from collections.abc import Iterator, Mapping
 
 from lit_gemma import paths
+
+# The embedded model's responses to the bundled sets' prompts, at the
+# default settings (a file `write_seed` wrote).
+BUNDLED = (pathlib.Path(__file__).resolve().parents[1] / "bundled_sets" /
+           "responses.json")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -88,6 +96,35 @@ class ResponseCache:
       db.executemany(
           "INSERT OR REPLACE INTO responses (key, model, prompt, settings, "
           "response) VALUES (?, ?, ?, ?, ?)", rows)
+
+  def seed(self, path: pathlib.Path | str = BUNDLED) -> int:
+    """Adds the responses of a `write_seed` file that are not here yet
+    (one generated here is kept); returns how many were new. They match
+    only the model identity and settings they were generated with."""
+    seed = json.loads(pathlib.Path(path).read_text("utf-8"))
+    settings_json = self._settings(seed["settings"])
+    rows = [(self._key(seed["model"], p, settings_json), seed["model"], p,
+             settings_json, r) for p, r in seed["responses"].items()]
+    with self._lock, self._connect() as db:
+      before = db.total_changes
+      db.executemany(
+          "INSERT OR IGNORE INTO responses (key, model, prompt, settings, "
+          "response) VALUES (?, ?, ?, ?, ?)", rows)
+      return db.total_changes - before
+
+  def write_seed(self, path: pathlib.Path | str, model: str,
+                 prompts: list[str], settings: Mapping) -> None:
+    """Writes the cached responses of `prompts` as a file `seed` reads;
+    KeyError names a prompt without one."""
+    found = self.get_many(model, prompts, settings)
+    missing = [p for p, r in zip(prompts, found) if r is None]
+    if missing:
+      raise KeyError(f"no cached response for {len(missing)} prompt(s), "
+                     f"the first: {missing[0][:80]!r}")
+    pathlib.Path(path).write_text(json.dumps(
+        {"model": model, "settings": dict(settings),
+         "responses": dict(zip(prompts, found))}, indent=1,
+        ensure_ascii=False, sort_keys=True) + "\n", "utf-8")
 
   def is_prepared(self, key: str) -> bool:
     """Whether `mark_prepared(key)` was called (serve/prepared.py: a

@@ -16,7 +16,6 @@ compiles anything.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import threading
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ import keras
 import keras_hub
 import numpy as np
 import sentencepiece
+from absl import logging
 
 from lit_gemma import errors
 from lit_gemma.models import families
@@ -35,7 +35,6 @@ from lit_gemma.models import sources
 from lit_gemma.models import keras_tasks
 from lit_gemma.models import tokens as tokens_lib
 from lit_gemma.salience import buckets
-from lit_gemma.salience import compilation
 from lit_gemma.salience import engine as engine_lib
 from lit_gemma.salience import log_probs as log_probs_lib
 
@@ -127,9 +126,10 @@ class GemmaLM:
 
   Thread-safe, for a server's request threads: generation runs under this
   object's lock (it recompiles keras-hub's sampler when max_new_tokens
-  changes) and salience under the engine's. The two may run at once: they
-  only read the shared weights, and a long generation for the data table
-  should not hold up a salience click. Tokenization is stateless.
+  changes) and salience under the engine's. Generation runs one call at a
+  time as background work (models/gate.py), so a click waits for one call
+  at most and never shares the CPU with the rest. Tokenization is
+  stateless.
   """
 
   def __init__(self, causal_lm, source: sources.ModelSource | None = None,
@@ -247,14 +247,14 @@ class GemmaLM:
     the tokens after BOS; the scores leave BOS out too."""
     full = [np.concatenate([[0.0], np.asarray(m, np.float32)])
             for m in shown_masks]
-    with gate.request(), contextlib.ExitStack() as stack:
-      if not gate.in_warm_up():  # One line per request.
-        lengths = sorted({len(ids) for ids in token_ids})
-        padded = sorted({buckets.sequence_bucket(n) for n in lengths})
-        stack.enter_context(compilation.logged(
-            f"salience of {len(token_ids)} text(s) of {lengths} tokens, "
-            f"bucket(s) {padded}"))
+    with gate.foreground() as window:
       maps = self.engine.salience(token_ids, full)
+    if window.request:  # One line per request (none for background work).
+      lengths = sorted({len(ids) for ids in token_ids})
+      padded = sorted({buckets.sequence_bucket(n) for n in lengths})
+      logging.info("lit-gemma: salience of %d text(s) of %s tokens, "
+                   "bucket(s) %s %s", len(token_ids), lengths, padded,
+                   window.summary())
     return [{name: scores[1:] for name, scores in m.items()} for m in maps]
 
   def salience_batch(self, requests: Sequence[SalienceRequest],
@@ -334,7 +334,9 @@ class GemmaLM:
     length = buckets.sequence_bucket(longest + max_new_tokens)
     rows = self._rows_for(len(prompts))
     token_ids, padding = buckets.pad_rows(prompts, rows, length, self.pad_id)
-    with self._lock:
+    # Each call is a background unit: a click waits for one call at most,
+    # even while the data table's request generates its responses.
+    with gate.background(), self._lock:
       if self._generate_max_new != max_new_tokens:
         self.causal_lm.compile(sampler=_GreedyUpTo(max_new_tokens))
         self._generate = self.causal_lm.make_generate_function()

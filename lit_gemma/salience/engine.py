@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import threading
 from collections.abc import Sequence
 
 import jax
@@ -31,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lit_gemma.salience import buckets
+from lit_gemma.salience import engine_lock
 from lit_gemma.salience import forward as forward_lib
 from lit_gemma.salience import long_text
 from lit_gemma.salience import methods as methods_lib
@@ -50,14 +50,6 @@ class _KeptForward:
   token_ids: jax.Array  # [B, T]
   index: int  # this text's row in the batch
   length: int  # unpadded token count
-
-
-@dataclasses.dataclass(frozen=True)
-class _Targets:
-  """Target positions of K masks, padded to a bucket: [K, N] each."""
-
-  positions: np.ndarray  # int32, 1 <= position < T
-  valid: np.ndarray  # float32 0/1 weights
 
 
 class SalienceEngine:
@@ -104,7 +96,7 @@ class SalienceEngine:
         collections.OrderedDict()
     )
     self._layouts: dict[int, VjpLayout] = {}
-    self._lock = threading.RLock()
+    self._lock = engine_lock.TimedLock()  # Waits show in the server log.
     self._salience_step = jax.jit(self._batch_salience)
     self._span_step = jax.jit(self._kept_span, static_argnums=0)
     self._logits_step = jax.jit(self.forward.full_logits)
@@ -175,6 +167,28 @@ class SalienceEngine:
       out = step(self.forward.params(), ids, padding)
     return np.asarray(out[0, :length], dtype=np.float32)
 
+  def lower_clicks(self, length: int, width: int = 1) -> list:
+    """The programs a click on one text of `length` tokens with up to
+    `width` target tokens uses, lowered (traced) but not compiled or run:
+    the first click on a text (forward and backward) and another span of
+    it (backward only). Compiling them (`.compile()`, thread-safe) fills
+    jit's caches: a later call in those buckets compiles nothing, and
+    nothing was kept in place of a user's text."""
+    length = buckets.sequence_bucket(length)
+    width = buckets.target_bucket(width, length)
+    params = self.forward.params()
+    spec = jax.ShapeDtypeStruct
+    ids = spec((1, length), np.int32)
+    targets = (spec((1, 1, width), np.int32), spec((1, 1, width), np.float32))
+    with self._lock:  # Tracing records the span step's layout.
+      fresh = self._salience_step.lower(params, ids, ids, *targets)
+      _, hidden, embeddings, activations = fresh.out_info
+      span = self._span_step.lower(
+          self._layouts[length], params, activations, hidden, embeddings,
+          ids, spec((), np.int32), *(spec(t.shape[1:], t.dtype)
+                                     for t in targets))
+    return [fresh, span]
+
   def forget(self) -> None:
     """Drops every kept forward pass (frees their memory)."""
     with self._lock:
@@ -204,34 +218,18 @@ class SalienceEngine:
   def _zeros(self, length: int) -> SalienceMap:
     return {name: np.zeros(length, np.float32) for name in self.methods}
 
-  @staticmethod
-  def _targets(masks, length: int, count: int, width: int) -> _Targets:
-    """Target positions of each mask, padded to [count, width]."""
-    positions = np.ones((count, width), np.int32)
-    valid = np.zeros((count, width), np.float32)
-    for k, mask in enumerate(masks):
-      picked = np.flatnonzero(mask[1:length]) + 1
-      positions[k, : len(picked)] = picked
-      valid[k, : len(picked)] = mask[picked]
-    return _Targets(positions, valid)
-
-  @staticmethod
-  def _target_width(masks, length: int) -> int:
-    most = max(int(np.count_nonzero(m[1:])) for m in masks)
-    return buckets.target_bucket(most, length)
-
   def _run_fresh(self, texts, masks_per_text) -> list[list[SalienceMap]]:
     """Forward + backward for texts without kept residuals; keeps them."""
     length = buckets.sequence_bucket(max(len(t) for t in texts))
     batch = buckets.power_of_two_bucket(len(texts))
     count = buckets.power_of_two_bucket(max(len(m) for m in masks_per_text))
-    width = self._target_width(
+    width = buckets.mask_width(
         [m for masks in masks_per_text for m in masks], length)
     ids, padding = buckets.pad_rows(texts, batch, length, self.pad_id)
     positions = np.ones((batch, count, width), np.int32)
     valid = np.zeros((batch, count, width), np.float32)
     for row, masks in enumerate(masks_per_text):
-      targets = self._targets(masks, length, count, width)
+      targets = buckets.pad_targets(masks, length, count, width)
       positions[row], valid[row] = targets.positions, targets.valid
     self._make_room(length, batch)
     maps, hidden, embeddings, activations = self._salience_step(
@@ -255,9 +253,9 @@ class SalienceEngine:
     kept = self._kept[ids]
     self._kept.move_to_end(ids)
     length = kept.hidden.shape[1]
-    targets = self._targets(masks, length,
-                            buckets.power_of_two_bucket(len(masks)),
-                            self._target_width(masks, length))
+    targets = buckets.pad_targets(masks, length,
+                                  buckets.power_of_two_bucket(len(masks)),
+                                  buckets.mask_width(masks, length))
     maps = self._span_step(
         kept.layout, self.forward.params(), kept.activations, kept.hidden,
         kept.embeddings, kept.token_ids, np.int32(kept.index),

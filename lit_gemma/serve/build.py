@@ -8,24 +8,23 @@ model stack is imported, so a bad data file is refused in a second or two.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from absl import logging
-from lit_nlp.api import dataset as lit_dataset
 from lit_nlp.api import model as lit_model
 
 from lit_gemma.findings import store as findings_store
 from lit_gemma.lit import components
-from lit_gemma.prompts import chat_formats
 from lit_gemma.serve import config as config_lib
 from lit_gemma.lit import datasets as datasets_lib
 from lit_gemma.lit import internals
 from lit_gemma.lit import layouts
 from lit_gemma.lit import app as lit_app
 from lit_gemma.models import loading
-from lit_gemma.lit.columns import foreground
 from lit_gemma.models import warmup
+from lit_gemma.serve.served_datasets import for_models
+from lit_gemma.serve.served_datasets import load_datasets
 from lit_gemma.web import iap
 
 _SPLASH_DOC = """
@@ -60,32 +59,6 @@ class _ProgressLogged(lit_model.ModelWrapper):
       yield output
 
 
-def load_datasets(config: config_lib.ServerConfig,
-                  chat_format_names: Sequence[str] = (chat_formats.DEFAULT,)
-                  ) -> dict[str, lit_dataset.Dataset]:
-  """The configured datasets, in order, chat templates rendered in each of
-  `chat_format_names`; DataError on bad input."""
-  loaded = {}
-  for name, path in config.dataset_entries:
-    loaded[name] = datasets_lib.load(path, name=name,
-                                     max_examples=config.max_examples,
-                                     chat_format_names=chat_format_names)
-    logging.info("%s: dataset %s: %d examples from %s", config_lib.PROG, name,
-                 len(loaded[name]), path)
-  return loaded
-
-
-def for_models(config: config_lib.ServerConfig,
-               datasets: dict[str, lit_dataset.Dataset],
-               loaded: Mapping[str, Any]) -> dict[str, lit_dataset.Dataset]:
-  """`datasets` (rendered in Gemma's chat turns), or loaded again with chat
-  prompts rendered in each loaded model's turns where those differ."""
-  formats = list(dict.fromkeys(lm.chat_format for lm in loaded.values()))
-  if formats != [chat_formats.DEFAULT]:
-    return load_datasets(config, formats)
-  return datasets
-
-
 def _findings(config: config_lib.ServerConfig):
   """(findings store, IAP verifier) of `config`; (None, None) without
   --findings_dir. ConfigError if the folder cannot be written."""
@@ -112,7 +85,7 @@ def build_app(config: config_lib.ServerConfig, *,
     lms: already loaded `GemmaLM`s by model name (a notebook's, a test's);
       other configured models are loaded here.
     response_cache: a `ResponseCache`; default: the one under
-      $LIT_GEMMA_CACHE.
+      $LIT_GEMMA_CACHE, seeded with the bundled sets' shipped responses.
 
   Returns:
     The app; `serving.serve()` serves it, gunicorn can serve it directly.
@@ -129,8 +102,9 @@ def build_app(config: config_lib.ServerConfig, *,
   from lit_gemma.lit import response_cache as response_cache_lib
   from lit_gemma.lit.columns import wiring
   # pylint: enable=g-import-not-at-top
-  if response_cache is None:
+  if response_cache is None:  # The shipped responses are served at once.
     response_cache = response_cache_lib.ResponseCache()
+    response_cache.seed()
   settings = models_lib.GroupSettings.from_config(config)
   lit_models = {}
   for name, _ in config.models:
@@ -139,8 +113,7 @@ def build_app(config: config_lib.ServerConfig, *,
     group[name] = _ProgressLogged(group[name], name,
                                   config.generation_batch_size)
     lit_models.update(group)
-  gate = foreground.Gate()  # Background columns wait for the UI's requests.
-  share_models = wiring.add_models(config, loaded, lit_models, gate)
+  share_models = wiring.add_models(config, loaded, lit_models)
 
   options = {"client_root": internals.lit_client_root(),
              "onboard_start_doc": _SPLASH_DOC} | dict(config.lit_options)
@@ -169,10 +142,8 @@ def build_app(config: config_lib.ServerConfig, *,
       **options,
   )
   app.lms = loaded
-  if config.warm_up and datasets:
+  if config.warm_up and datasets:  # Before the URL shows: see warmup.py.
     examples = [ex for d in datasets.values() for ex in d.examples]
-    app.warm_up_thread = warmup.start(loaded, examples,
-                                      config.max_new_tokens, config.max_length)
-  app.column_workers = wiring.start_workers(
-      share_models, datasets, gate, getattr(app, "warm_up_thread", None))
+    warmup.warm_up(loaded, examples, config.max_new_tokens, config.max_length)
+  app.column_workers = wiring.start_workers(share_models, datasets)
   return app

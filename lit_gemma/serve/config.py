@@ -213,8 +213,9 @@ class ServerConfig:
       "paths start there). Without it the UI cannot load files.")
   warm_up: bool = setting(
       True, flag="bool",
-      help="Compile salience for the datasets' common text lengths in the "
-      "background after start, so the first click is fast.")
+      help="Compile the salience programs of the datasets' text lengths "
+      "before the URL shows, so that every click on them is fast from the "
+      "first (models/warmup.py).")
   part_columns: bool = setting(
       False, flag="bool",
       help="Add data-table columns with each template part's share of "

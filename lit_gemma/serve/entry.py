@@ -110,8 +110,6 @@ def main(argv: Sequence[str]) -> int:
     config = config_flags.config_from_flags()
     app = build.build_app(config)
     if server_type == "prebake":
-      if app.warm_up_thread is not None:
-        app.warm_up_thread.join()
       logging.info("%s: start-up work done (prebake); exiting", PROG)
       return 0
     dev_server.serve(app, config.host, config.port)
@@ -155,5 +153,4 @@ def get_wsgi_app() -> startup.StartingApp:
   if not config.team_mode:
     logging.warning("%s: serving without --team_mode: anyone who can reach "
                     "this server can use every LIT endpoint", PROG)
-  return startup.StartingApp(lambda: build.build_app(config),
-                             ready=lit_app.LitGemmaApp.ready, name=PROG)
+  return startup.StartingApp(lambda: build.build_app(config), name=PROG)

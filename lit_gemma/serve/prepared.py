@@ -24,12 +24,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from lit_gemma.serve import build
 from lit_gemma.prompts import chat_formats
 from lit_gemma.serve import config as config_lib
 from lit_gemma import errors
 from lit_gemma import fields
 from lit_gemma.models import loading
+from lit_gemma.serve import served_datasets
 
 # Bump when generation changes what it produces for the same settings.
 VERSION = 1
@@ -103,7 +103,9 @@ def prepare(config: config_lib.ServerConfig, *, response_cache=None,
     config: the server's settings (models, datasets, max_new_tokens,
       generation_batch_size, precision, max_length).
     response_cache: a `ResponseCache`; default: the one under
-      $LIT_GEMMA_CACHE (the server's).
+      $LIT_GEMMA_CACHE (the server's), seeded with the embedded model's
+      responses to the bundled sets (lit/response_cache.py), which are then
+      not generated again.
     lms: already loaded `GemmaLM`s by model name (tests).
     report: takes one progress line at a time.
 
@@ -113,16 +115,19 @@ def prepare(config: config_lib.ServerConfig, *, response_cache=None,
   from lit_gemma.lit import response_cache as response_cache_lib  # pylint: disable=g-import-not-at-top
   start = time.monotonic()
   lms = dict(lms or {})
-  datasets = build.load_datasets(config)
-  cache = (response_cache_lib.ResponseCache() if response_cache is None
-           else response_cache)
+  datasets = served_datasets.load_datasets(config)
+  if response_cache is None:  # The server's: the shipped responses too.
+    cache = response_cache_lib.ResponseCache()
+    cache.seed()
+  else:
+    cache = response_cache
   key = preparation_key(config, _identities(config, lms), datasets)
   total = sum(len(ds) for ds in datasets.values())
   if cache.is_prepared(key):
     report(f"responses of {total} examples already prepared")
     return Prepared(total, 0, 0, True, time.monotonic() - start)
   loaded = loading.load_models(config.models, config.model_settings, lms=lms)
-  datasets = build.for_models(config, datasets, loaded)
+  datasets = served_datasets.for_models(config, datasets, loaded)
   with _no_programs_written():
     generated, refused = _generate(config, loaded, datasets, cache, report)
   cache.mark_prepared(key)

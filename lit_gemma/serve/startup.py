@@ -5,8 +5,9 @@ lit-gemma's app (loading the model, compiling salience) takes from seconds
 to minutes. Cloud Run's startup probe needs an answer meanwhile, so
 `StartingApp` builds the app in a background thread and answers:
 
-  - `HEALTH_PATH`: 503 while the app is built or warms up (see `ready`),
-    200 once it serves at full speed, 500 if the build failed;
+  - `HEALTH_PATH`: 503 while the app is built (the model loaded, the
+    clicks' programs compiled: serve/build.py), 200 once it serves at full
+    speed, 500 if the build failed;
   - any other path: 503 "starting" until the app is built, then the app.
 
 The health path is not one ending in "z" (/healthz): Cloud Run reserves
@@ -39,18 +40,15 @@ class StartingApp:
     app: the built app, or None while it is built (or if the build failed).
   """
 
-  def __init__(self, build: Callable[[], Any],
-               ready: Callable[[Any], bool] = lambda app: True,
-               name: str = "lit-gemma"):
+  def __init__(self, build: Callable[[], Any], name: str = "lit-gemma"):
     """Starts building.
 
     Args:
-      build: returns the WSGI app; runs in a background thread.
-      ready: whether a built app is ready for traffic (its warm-up done).
+      build: returns the WSGI app, ready for traffic; runs in a background
+        thread.
       name: for log lines and answers.
     """
     self.app = None
-    self._ready = ready
     self._name = name
     self._error: str | None = None
     self._built = threading.Event()
@@ -72,18 +70,14 @@ class StartingApp:
     if self._error is not None:
       return 500, f"{self._name}: start-up failed: {self._error}"
     if self.app is None:
-      return 503, f"{self._name}: starting (loading the model)"
-    if not self._ready(self.app):
-      return 503, f"{self._name}: starting (compiling salience)"
+      return 503, (f"{self._name}: starting (loading the model, compiling "
+                   f"salience)")
     return 200, f"{self._name}: ready"
 
   def wait_ready(self, timeout: float) -> bool:
     """Blocks until health is 200 or failed, or `timeout` s; True if 200."""
     if not self._built.wait(timeout):
       return False
-    warm_up = getattr(self.app, "warm_up_thread", None)
-    if warm_up is not None:
-      warm_up.first_ready.wait(timeout)
     return self.health()[0] == 200
 
   def __call__(self, environ, start_response):

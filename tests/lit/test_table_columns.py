@@ -17,7 +17,7 @@ from lit_gemma.lit.columns import hygiene_annotator
 from lit_gemma.models import lm as lm_lib
 from lit_gemma.lit.columns import part_shares
 from lit_gemma.prompts import parts as parts_lib
-from lit_gemma.lit.columns import foreground
+from lit_gemma.models import gate as gate_lib
 from lit_gemma.lit.columns import scoring
 
 TEMPLATE = """\
@@ -127,7 +127,7 @@ def test_background_shares_wait_for_foreground_requests(tiny_lm):
   model = part_shares.PartShareModel(tiny_lm, 256)
   rows = datasets.load(datasets.BUNDLED_DIR / "fewshot_mistakes.yaml",
                        max_examples=2).examples
-  gate = foreground.Gate(quiet_s=0.1)
+  gate = gate_lib.Gate(quiet_s=0.1)
   with gate.foreground():  # a click in flight
     worker = part_shares.start_worker(model, rows, gate)
     time.sleep(1.0)

@@ -1,6 +1,6 @@
-"""The server's log says when the warm-up is done and what each salience
-request compiled: the lines tests/serve/test_first_click.py and
-`benchmarks/server.py --browser` read (issue 13)."""
+"""The warm-up compiles a click's programs without running them, and the
+server's log says what each request met: the lines
+tests/serve/test_first_click.py and `benchmarks/server.py` read."""
 
 import logging
 import re
@@ -10,8 +10,11 @@ from lit_gemma.models import loading
 from lit_gemma.models import warmup
 
 _REQUEST = re.compile(r"salience of 1 text\(s\) of \[(\d+)\] tokens, "
-                      r"bucket\(s\) \[(\d+)\] in [\d.]+ s, (\d+) programs "
-                      r"compiled during it \((\d+) so far\)")
+                      r"bucket\(s\) \[(\d+)\] in [\d.]+ s: (\d+) programs "
+                      r"compiled during it in any thread \((\d+) on its "
+                      r"own\), (\d+) background units ran during it")
+_DONE = re.compile(r"warm-up: done: (\d+) buckets in [\d.]+ s \((\d+) "
+                   r"programs compiled\)")
 
 
 def _lines(caplog, pattern):
@@ -19,23 +22,27 @@ def _lines(caplog, pattern):
           if (m := pattern.search(r.getMessage()))]
 
 
-def test_warm_up_done_line_then_a_click_logs_no_compile(tiny_presets, caplog):
+def test_warm_up_compiles_what_a_click_uses_and_keeps_no_text(
+    tiny_presets, caplog):
   from lit_gemma.salience import compilation  # pylint: disable=g-import-not-at-top
 
   lm = loading.load_model(str(tiny_presets["gemma3"]))
   prompt, target = "one two three four", " five six"
-  before = compilation.lowerings()
   with caplog.at_level(logging.INFO, logger="absl"):
-    warmup.start({"tiny": lm}, [{fields.PROMPT: prompt,
-                                 fields.TARGET: target}],
-                 max_new_tokens=4, max_length=64).join(timeout=300)
-    done = _lines(caplog, re.compile(r"warm-up done: (\d+) buckets in "
-                                     r"[\d.]+ s \((\d+) programs"))
-    assert not _lines(caplog, _REQUEST)  # Warm-up units are no requests.
-    lm.salience(prompt, target)  # A warmed bucket: nothing to compile.
-  assert done and int(done[0][0]) >= 1, caplog.text
-  assert int(done[0][1]) > before  # The warm-up's compiles were counted.
-  ((length, bucket, compiled, total),) = _lines(caplog, _REQUEST)
-  assert int(length) <= int(bucket)
-  assert compiled == "0"
-  assert int(total) == int(done[0][1])
+    ready = warmup.warm_up({"tiny": lm}, [{fields.PROMPT: prompt,
+                                           fields.TARGET: target}],
+                           max_new_tokens=4, max_length=64)
+    assert lm.engine.kept_texts == 0  # Nothing ran: no filler is kept.
+    before = compilation.lowerings()
+    lm.salience(prompt, target)  # The first click on the text...
+    lm.salience(prompt, target, span=(0, 1))  # ... and another span.
+  assert ready == 1
+  ((buckets, compiled),) = _lines(caplog, _DONE)
+  assert buckets == "1" and int(compiled) >= 2, caplog.text
+  assert compilation.lowerings() == before
+  requests = _lines(caplog, _REQUEST)
+  assert len(requests) == 2, caplog.text
+  for length, bucket, anywhere, own, background in requests:
+    assert int(length) <= int(bucket)
+    assert (anywhere, own, background) == ("0", "0", "0")
+  assert lm.engine.kept_texts == 1  # The user's text, the only one kept.

@@ -1,22 +1,27 @@
-"""The first clicks on a freshly started server compile nothing (issue 13).
+"""Clicks from the moment the server says it serves (issues 13 and 22).
 
-The real server with the embedded Gemma 3 270M over a bundled set, driven
-in headless Chromium: once the log says the warm-up is done, explain the
-last word of one example's target, then of an example in another length
-bucket. The server logs one line per salience request with the programs
-it compiled; every click's line must say 0. `benchmarks/server.py
---browser` runs `first_clicks` for its timings.
+`launch.py` as a user starts it, driven in headless Chromium: the page is
+opened as soon as the log prints the URL, then a target word is clicked,
+then one in a text of another length bucket. The server logs one line per
+request with what happened while it ran, from process-wide counters
+(models/gate.py): every click's salience request must say that no thread
+compiled a program and no background work ran. No timing is asserted:
+`benchmarks/server.py` times the same path.
+
+The fast test serves a tiny random Gemma 3 from a cold compile cache (the
+warm-up compiles before the URL shows); the slow one the embedded Gemma 3
+270M over a bundled set, whose responses are shipped.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import re
 import subprocess
 import sys
 import time
-import urllib.error
 
 import pytest
 
@@ -25,67 +30,70 @@ from http_helpers import free_port
 import browser_ui as browser
 import repo
 
-pytestmark = [pytest.mark.browser, pytest.mark.real_model, pytest.mark.slow]
+pytestmark = [pytest.mark.browser]
 
+SERVING = re.compile(r"serving (http://\S+) ")
+WARM_UP_DONE = re.compile(r"warm-up: done: (\d+) buckets in ([\d.]+) s")
+REQUEST = re.compile(
+    r"request /get_preds \((\S+)\) answered in ([\d.]+) s: (\d+) programs "
+    r"compiled during it in any thread \((\d+) on its own\), (\d+) "
+    r"background units ran during it, waited ([\d.]+) s for the engine")
+BUCKETS = re.compile(r"salience of \d+ text\(s\) of .* tokens, bucket\(s\) "
+                     r"(\[[\d, ]+\])")
+
+# The tiny model's texts (its tokens are about characters): 25 and 33
+# tokens, so buckets 32 and 64.
+TINY_ROWS = [
+    {"prompt": "The capital of France is", "target": " Paris.",
+     "response": " Paris."},
+    {"prompt": "Water is made of", "target": " hydrogen and oxygen atoms.",
+     "response": " water."},
+]
+# Rows 0 and 2 of the bundled summarization set: about 134 and 121 tokens
+# with their targets, so buckets 192 and 128.
 DATASET = repo.BUNDLED / "summarization.yaml"
-# Examples 0 and 2 of summarization.yaml: about 134 and 121 tokens with
-# their targets, so buckets 192 and 128.
 CLICKED_ROWS = (0, 2)
 MAX_EXAMPLES = 3
-WARM_UP_DONE = re.compile(r"warm-up done: (\d+) buckets in ([\d.]+) s")
-SALIENCE_LINE = re.compile(
-    r"salience of .* in ([\d.]+) s, (\d+) programs compiled during it")
 
 
 def start_server(cache: pathlib.Path, log_path: pathlib.Path,
-                 dataset: pathlib.Path = DATASET,
-                 max_examples: int = MAX_EXAMPLES):
-  """launch.py over the bundled set on a private cache root; returns
-  (process, url, seconds from start to /get_info)."""
-  port = free_port()
-  url = f"http://127.0.0.1:{port}"
+                 args: list[str], env: dict | None = None):
+  """launch.py with `args` on cache root `cache`; returns (process, url,
+  seconds from start to the log's URL line)."""
   start = time.monotonic()
   with open(log_path, "w") as log:
     process = subprocess.Popen(
-        [sys.executable, str(browser.ROOT / "launch.py"),
-         "--models=gemma:embedded", f"--datasets=summarization:{dataset}",
-         f"--max_examples={max_examples}", "--max_new_tokens=16",
-         f"--port={port}"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=browser.ROOT,
-        env=dict(os.environ, LIT_GEMMA_CACHE=str(cache)))
+        [sys.executable, str(repo.LAUNCH), f"--port={free_port()}", *args],
+        stdout=log, stderr=subprocess.STDOUT, cwd=repo.ROOT,
+        env=dict(env or os.environ, LIT_GEMMA_CACHE=str(cache)))
   deadline = time.monotonic() + browser.START_TIMEOUT_S
-  while True:
+  while not (found := SERVING.search(log_path.read_text("utf-8",
+                                                        "replace"))):
     if process.poll() is not None:
       raise RuntimeError(f"server exited ({process.returncode}):\n"
                          f"{log_path.read_text()[-3000:]}")
-    try:
-      browser.get_info(url)
-      return process, url, time.monotonic() - start
-    except (urllib.error.URLError, ConnectionError):
-      if time.monotonic() > deadline:
-        raise RuntimeError(f"server not up after {browser.START_TIMEOUT_S} s")
-      time.sleep(0.2)
+    if time.monotonic() > deadline:
+      process.kill()
+      raise RuntimeError(f"no URL after {browser.START_TIMEOUT_S} s")
+    time.sleep(0.1)
+  return process, found.group(1), time.monotonic() - start
 
 
 stop_server = http_helpers.stop_server
 
 
-def wait_for_warm_up(log_path: pathlib.Path, timeout: float = 1800
-                     ) -> tuple[int, float]:
-  """(buckets, seconds) from the server's "warm-up done" line."""
-  deadline = time.monotonic() + timeout
-  while not (found := WARM_UP_DONE.search(log_path.read_text("utf-8",
-                                                             "replace"))):
-    if time.monotonic() > deadline:
-      raise RuntimeError(f"no 'warm-up done' in the log after {timeout} s")
-    time.sleep(0.5)
-  return int(found.group(1)), float(found.group(2))
-
-
-def salience_lines(log_path: pathlib.Path) -> list[tuple[float, int]]:
-  """(seconds, programs compiled) of every logged salience request."""
-  return [(float(s), int(n)) for s, n in
-          SALIENCE_LINE.findall(log_path.read_text("utf-8", "replace"))]
+def request_lines(log_path: pathlib.Path, model_suffix: str = "_salience"
+                  ) -> list[dict]:
+  """The logged requests for models named `*model_suffix`."""
+  keys = ("model", "seconds", "compiled", "compiled_here", "background",
+          "waited")
+  lines = []
+  for found in REQUEST.findall(log_path.read_text("utf-8", "replace")):
+    line = dict(zip(keys, found))
+    if line["model"].endswith(model_suffix):
+      lines.append({k: v if k == "model" else float(v)
+                    for k, v in line.items()})
+  return lines
 
 
 def open_page(playwright, url: str):
@@ -118,56 +126,105 @@ def seconds_to_table(page, url: str, rows: int) -> tuple[float, float]:
   return table, time.monotonic() - start
 
 
-def click_to_salience(page, row: int, target_text: str) -> float:
+def click_to_salience(page, row: int, target_text: str, chip: int = -1
+                      ) -> float:
   """Selects data-table row `row`, picks its reference target, clicks the
-  target's last word: seconds from that click to drawn salience."""
+  target word `chip` (-1: the last): seconds from that click to drawn
+  salience."""
   page.locator("data-table-module tbody tr").nth(row).click()
   browser.choose_reference_target(page, target_text)
   chips = browser.chips(page)
   chips.last.wait_for()
   start = time.monotonic()
-  chips.last.click()
+  chips.nth(chip).click()
   deadline = start + browser.UI_TIMEOUT_S
   while True:
     error = browser.status_error(page)
     assert error is None, f"the status bar shows an error: {error}"
     state = chips.evaluate_all(browser.CHIPS_JS)
-    if state[-1]["selected"] and any(c["score"] for c in state[:-1]):
+    others = state[:chip] + state[chip:][1:]
+    if state[chip]["selected"] and any(c["score"] for c in others):
       seconds = time.monotonic() - start
-      assert state[-1]["text"] == target_text.split()[-1], state[-1]
+      if chip == -1:
+        assert state[-1]["text"] == target_text.split()[-1], state[-1]
       return seconds
     assert time.monotonic() < deadline, "no salience drawn"
     page.wait_for_timeout(50)
 
 
-def first_clicks(page, log_path: pathlib.Path, targets: list[str],
-                 rows: tuple[int, ...] = CLICKED_ROWS) -> list[dict]:
-  """The first clicks on `rows` after warm-up: seconds and the programs
-  the server compiled for each click's salience requests."""
+def clicks(page, log_path: pathlib.Path, targets: list[str],
+           rows: tuple[int, ...], chip: int = -1) -> list[dict]:
+  """Clicks target word `chip` of each of `rows`: seconds to drawn
+  salience, and the server's lines for the salience requests it made."""
   results = []
   for row in rows:
-    before = len(salience_lines(log_path))
-    seconds = click_to_salience(page, row, targets[row])
-    time.sleep(0.5)  # The request's line is logged as it answers.
-    lines = salience_lines(log_path)[before:]
+    before = len(request_lines(log_path))
+    seconds = click_to_salience(page, row, targets[row], chip)
+    deadline = time.monotonic() + 30  # A request's line follows its answer.
+    while not (lines := request_lines(log_path)[before:]):
+      assert time.monotonic() < deadline, "no salience request logged"
+      time.sleep(0.1)
     results.append({"row": row, "seconds": seconds, "requests": lines,
-                    "compiled": sum(n for _, n in lines)})
+                    "compiled": sum(int(r["compiled"]) for r in lines),
+                    "background": sum(int(r["background"]) for r in lines),
+                    "waited": sum(r["waited"] for r in lines)})
   return results
 
 
-def bundled_targets(dataset: pathlib.Path = DATASET) -> list[str]:
-  from lit_gemma.lit import datasets as datasets_lib  # pylint: disable=g-import-not-at-top
-  return [ex["target"] for ex in datasets_lib.load(str(dataset)).examples]
-
-
-def test_first_clicks_after_warm_up_compile_nothing(tmp_path):
+def _clicks_from_the_url(cache, log_path, args, targets, rows,
+                         table_rows) -> list[dict]:
+  """Starts the server, opens the page as soon as the URL shows, clicks
+  `rows`; checks that the warm-up was done before the URL."""
   if not os.access(browser.CHROMIUM, os.X_OK):
     pytest.fail(f"{browser.CHROMIUM} is missing: run `make browser`")
   from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
-  from lit_gemma import paths  # pylint: disable=g-import-not-at-top
 
-  # A fresh response cache; the converted model and compiled programs
-  # come from the user's cache (as after `make serve`'s preparation).
+  process, url, _ = start_server(cache, log_path, args)
+  try:
+    with sync_playwright() as playwright:
+      chromium, page = open_page(playwright, url)
+      try:
+        seconds_to_table(page, url, table_rows)
+        done = clicks(page, log_path, targets, rows)
+        page.screenshot(path=str(log_path.with_suffix(".png")))
+      finally:
+        chromium.close()
+  finally:
+    stop_server(process)
+  text = log_path.read_text("utf-8", "replace")
+  warmed = WARM_UP_DONE.search(text)
+  assert warmed and int(warmed.group(1)) >= len(rows), text[-3000:]
+  assert warmed.start() < SERVING.search(text).start()
+  for click in done:  # From the click's arrival to its answer:
+    assert click["compiled"] == 0, f"a program compiled: {click}"
+    assert click["background"] == 0, f"background work ran: {click}"
+  return done
+
+
+def test_clicks_from_the_url_on_compile_nothing_beside_no_background(
+    tiny_presets, tmp_path):
+  data = tmp_path / "clicks.jsonl"
+  data.write_text("".join(json.dumps(r) + "\n" for r in TINY_ROWS))
+  browser.ARTIFACTS.mkdir(exist_ok=True)
+  log_path = browser.ARTIFACTS / "first-click-tiny-server.log"
+  done = _clicks_from_the_url(
+      tmp_path / "cache", log_path,
+      [f"--models=tiny:{tiny_presets['gemma3']}", f"--datasets=clicks:{data}",
+       "--max_length=256", "--max_new_tokens=4"],
+      [r["target"] for r in TINY_ROWS], (0, 1), len(TINY_ROWS))
+  buckets = BUCKETS.findall(log_path.read_text("utf-8", "replace"))
+  assert len(set(buckets)) >= 2, buckets  # Another length bucket too.
+  assert len(done) == 2
+
+
+@pytest.mark.real_model
+@pytest.mark.slow
+def test_first_clicks_on_the_embedded_model_from_the_url_on(tmp_path):
+  from lit_gemma import paths  # pylint: disable=g-import-not-at-top
+  from lit_gemma.lit import datasets as datasets_lib  # pylint: disable=g-import-not-at-top
+
+  # A fresh response cache (the shipped responses are seeded into it); the
+  # converted model and compiled programs come from the user's cache.
   cache = tmp_path / "cache"
   cache.mkdir()
   for link, target in (("models", paths.models_dir()),
@@ -175,23 +232,8 @@ def test_first_clicks_after_warm_up_compile_nothing(tmp_path):
     target.mkdir(parents=True, exist_ok=True)
     (cache / link).symlink_to(target, target_is_directory=True)
   browser.ARTIFACTS.mkdir(exist_ok=True)
-  log_path = browser.ARTIFACTS / "first-click-server.log"
-  process, url, _ = start_server(cache, log_path)
-  try:
-    buckets, _ = wait_for_warm_up(log_path)
-    assert buckets >= 2  # Lengths 128 and 192 at least.
-    with sync_playwright() as playwright:
-      chromium, page = open_page(playwright, url)
-      try:
-        seconds_to_table(page, url, MAX_EXAMPLES)
-        clicks = first_clicks(page, log_path, bundled_targets())
-        page.screenshot(path=str(browser.ARTIFACTS / "first-click.png"))
-      finally:
-        chromium.close()
-  finally:
-    stop_server(process)
-  for click in clicks:
-    assert click["requests"], f"no salience request logged: {click}"
-    assert click["compiled"] == 0, (
-        f"a first click compiled programs: {click}\n"
-        f"{log_path.read_text()[-3000:]}")
+  targets = [ex["target"] for ex in datasets_lib.load(str(DATASET)).examples]
+  _clicks_from_the_url(
+      cache, browser.ARTIFACTS / "first-click-server.log",
+      ["--models=gemma:embedded", f"--datasets=summarization:{DATASET}",
+       f"--max_examples={MAX_EXAMPLES}"], targets, CLICKED_ROWS, MAX_EXAMPLES)

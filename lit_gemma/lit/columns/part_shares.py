@@ -10,8 +10,8 @@ a model of its own, `NAME_parts` (no `_` prefix), served with
 `--part_columns`.
 
 A background worker computes the shares of every loaded example once, one
-at a time, after the warm-up and only while no UI request runs
-(`priority.Gate`); selecting the model before it is done computes the
+at a time, each a background unit behind the UI's requests
+(models/gate.py); selecting the model before it is done computes the
 missing rows on the spot.
 """
 
@@ -31,7 +31,7 @@ from lit_gemma import errors
 from lit_gemma import explain as explain_lib
 from lit_gemma import fields
 from lit_gemma.prompts import parts as parts_lib
-from lit_gemma.lit.columns import foreground
+from lit_gemma.models import gate as gate_lib
 
 METHOD = "grad_l2"  # non-negative, so shares add up to 1
 TEMPLATE, EXAMPLES, INPUT = ("part_share_template", "part_share_examples",
@@ -127,12 +127,12 @@ class PartShareModel(base.ColumnModel):
       return empty()
 
 def start_worker(model: PartShareModel, examples: Sequence[Mapping],
-                 gate: foreground.Gate,
+                 gate: gate_lib.Gate = gate_lib.GATE,
                  after: threading.Thread | None = None,
                  stop: threading.Event | None = None) -> threading.Thread:
   """Computes every example's shares in the background (started): after
-  `after` (the warm-up) ends, one example at a time, only while `gate` is
-  idle."""
+  `after` ends, one example at a time, each a background unit of `gate`
+  (so a click waits for one example at most)."""
   stop = stop or threading.Event()
 
   def run():
@@ -140,13 +140,13 @@ def start_worker(model: PartShareModel, examples: Sequence[Mapping],
       after.join()
     begin, done = time.monotonic(), 0
     for example in examples:
-      gate.wait_idle(stop)
-      if stop.is_set():
-        return
-      try:
-        model.row(example)
-      except Exception:  # pylint: disable=broad-except
-        logging.exception("lit-gemma: part shares: an example failed")
+      with gate.background(stop) as running:
+        if not running:
+          return
+        try:
+          model.row(example)
+        except Exception:  # pylint: disable=broad-except
+          logging.exception("lit-gemma: part shares: an example failed")
       done += 1
     logging.info("lit-gemma: part shares of %d examples ready (%.1f s)",
                  done, time.monotonic() - begin)

@@ -1,8 +1,8 @@
 """The data-table columns beyond the model groups, wired in one place for
-`app_builder.build_app`: each Gemma's scoring model (`NAME_scores`), the
-opt-in part-share model (`NAME_parts`, `--part_columns`), the hygiene
-annotator, and the foreground gate that keeps background work behind the
-UI's requests.
+`serve.build.build_app`: each Gemma's scoring model (`NAME_scores`), the
+opt-in part-share model (`NAME_parts`, `--part_columns`) with its
+background worker (behind the UI's requests: models/gate.py), and the
+hygiene annotator.
 """
 
 from __future__ import annotations
@@ -13,16 +13,15 @@ from typing import Any
 
 from lit_gemma.lit.columns import hygiene_annotator
 from lit_gemma.lit.columns import part_shares
-from lit_gemma.lit.columns import foreground
 from lit_gemma.lit.columns import scoring
+from lit_gemma.models import gate as gate_lib
 
 
 def add_models(config, loaded: Mapping[str, Any],
-               lit_models: MutableMapping[str, Any],
-               gate: foreground.Gate) -> list[part_shares.PartShareModel]:
+               lit_models: MutableMapping[str, Any]
+               ) -> list[part_shares.PartShareModel]:
   """Adds the scoring (and, opted in, part-share) models of every group to
-  `lit_models` and wraps every model in `priority.Foreground`; returns the
-  part-share models, for `start_workers`."""
+  `lit_models`; returns the part-share models, for `start_workers`."""
   share_models = []
   for name, _ in config.models:
     lit_models[scoring.scoring_name(name)] = scoring.ScoringModel(
@@ -32,8 +31,6 @@ def add_models(config, loaded: Mapping[str, Any],
       model = part_shares.PartShareModel(loaded[name], config.max_length)
       lit_models[part_shares.parts_name(name)] = model
       share_models.append(model)
-  for name in list(lit_models):
-    lit_models[name] = foreground.Foreground(lit_models[name], gate)
   return share_models
 
 
@@ -48,10 +45,11 @@ def annotators(config, datasets: Mapping[str, Any],
 
 
 def start_workers(share_models, datasets: Mapping[str, Any],
-                  gate: foreground.Gate,
-                  after: threading.Thread | None) -> list[threading.Thread]:
+                  gate: gate_lib.Gate = gate_lib.GATE,
+                  after: threading.Thread | None = None
+                  ) -> list[threading.Thread]:
   """One background thread per part-share model over every dataset's
-  examples, after `after` (the warm-up)."""
+  examples, after `after` if given."""
   examples = [ex for ds in datasets.values() for ex in ds.examples]
   return [part_shares.start_worker(model, examples, gate, after=after)
           for model in share_models]

@@ -3,7 +3,8 @@
 Every family's attention layer projects, normalizes and rotates q and k
 itself, then hands them to its `_compute_attention(q, k, v, mask, ...)` for
 the scores, softmax and weighted sum, the part that builds [heads, T, T].
-`install` wraps that one method on each attention layer of a backbone.
+`install` wraps that one method on each decoder block's attention layer
+(and, where keras-hub zeroes empty rows afterwards, the block's mask).
 Inside `blocked(padding_mask)`, which the forward pass enters while it
 traces a decoder block for a long enough text, the wrapper computes the
 same function with blocked_attention, reading the layer's own scaling,
@@ -56,28 +57,43 @@ def blocked(padding_mask):
     _PADDING.reset(token)
 
 
-def install(layers) -> None:
-  """Routes each attention layer among `layers` (idempotent)."""
-  for layer in layers:
-    if "_compute_attention" in vars(layer):
-      continue
-    compute = _ADAPTERS[type(layer).__name__]
-    original = layer._compute_attention  # pylint: disable=protected-access
-
-    def routed(*args, _layer=layer, _original=original, _compute=compute,
-               **kwargs):
-      padding = _PADDING.get()
-      if padding is None:
-        return _original(*args, **kwargs)
-      return _compute(_layer, padding, *args, **kwargs)
-
-    # Past keras' attribute tracking: a plain function, never a weight.
-    object.__setattr__(layer, "_compute_attention", routed)
+def install(blocks) -> None:
+  """Routes the attention of each decoder block among `blocks`
+  (idempotent)."""
+  for block in blocks:
+    attention = block.attention
+    name = type(attention).__name__
+    _route(attention, "_compute_attention", _ADAPTERS[name])
+    if name in _WIPED:
+      _route(block, "_compute_attention_mask", _every_row_attends)
 
 
-def attention_layers(blocks) -> list:
-  """The attention layer of each decoder block."""
-  return [block.attention for block in blocks]
+def _route(layer, method: str, blockwise) -> None:
+  """Replaces `layer.method` by one that calls `blockwise(layer, padding,
+  ...)` inside `blocked` and the original everywhere else."""
+  if method in vars(layer):
+    return
+  original = getattr(layer, method)
+
+  def routed(*args, **kwargs):
+    padding = _PADDING.get()
+    if padding is None:
+      return original(*args, **kwargs)
+    return blockwise(layer, padding, *args, **kwargs)
+
+  # Past keras' attribute tracking: a plain function, never a weight.
+  object.__setattr__(layer, method, routed)
+
+
+def _every_row_attends(layer, padding, x, *args, **kwargs):
+  """The mask a Gemma 1-4 decoder block hands its attention layer.
+
+  Blocked attention reads the padding itself; keras-hub's layer still
+  zeroes the rows whose mask row is all zeros, which builds a [B, T, T]
+  comparison XLA keeps (64 MiB at 8k tokens, 1 GiB at 32k). A row that
+  sees no key is already zero here, so the layer gets [B, T, 1] ones."""
+  del layer, padding, args, kwargs
+  return jnp.ones(x.shape[:2] + (1,), "int32")
 
 
 def _grouped(q, k, v, padding, kv_heads: int, window, soft_cap):
@@ -124,6 +140,10 @@ def _gemma3n(layer, padding, query, key, value, attention_mask,
   return out, None
 
 
+# Attention layers that zero the rows their mask leaves empty, after
+# `_compute_attention` (Gemma 3n's does not).
+_WIPED = ("CachedGemmaAttention", "CachedGemma3Attention",
+          "Gemma4TextAttention")
 _ADAPTERS = {
     "CachedGemmaAttention": _gemma,
     "CachedGemma3Attention": _gemma,

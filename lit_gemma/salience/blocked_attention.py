@@ -3,17 +3,17 @@
 keras-hub's attention builds every layer's whole [heads, T, T] score matrix
 and masks it afterwards, although every layer is causal and most attend to
 a window (512 tokens on the 270M). Here the sequence is cut into blocks of
-`block` positions and query block n meets key block n - r one "diagonal"
-r at a time: r = 0 (the causal block) up to the last diagonal the window
-reaches (every diagonal for a global layer). Each diagonal is one batched
-matrix product over all the blocks it pairs, and a running softmax (its
-row maximum, sum and weighted values) carries the result from one diagonal
-to the next, so nothing larger than one diagonal's [blocks, heads, C, C]
-scores is ever alive: memory grows with T times the block size.
+`block` positions; query block n meets only the key blocks its mask can
+reach (n itself and the ones before it, back to the window's edge), one
+[heads, C, C] tile at a time under a running softmax (each row's maximum,
+sum and weighted values). Query blocks run in a scan and key blocks in a
+loop, so nothing larger than one tile of scores is ever alive, memory
+grows with T times the block size, and the compiled program's size does
+not grow with T.
 
 The backward pass is written out (flash-style): the forward keeps q, k, v,
 the output and each row's log-sum-exp, and the backward recomputes each
-diagonal's probabilities from them. Relying on rematerialization instead
+tile's probabilities from them. Relying on rematerialization instead
 would not do on XLA's CPU backend, which merges recomputation back into the
 forward pass (see long_text.py).
 
@@ -30,7 +30,6 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 # Positions per block: 256 wastes a third of a 512-token window's work on
 # the masked halves of its edge blocks and keeps each product large enough
@@ -52,22 +51,6 @@ def attend(q, k, v, valid, *, window: int | None = None,
   block = min(block, length)
   valid = jnp.asarray(valid).astype(q.dtype)
   return _attend(window, soft_cap, block, q, k, v, valid)
-
-
-def diagonals(blocks: int, block: int, window: int | None):
-  """(r, kept [C, C] or None when all kept) for each diagonal with any key
-  left: query offset c, key offset c' and i - j = r * block + c - c'."""
-  offsets = np.arange(block)
-  out = []
-  for r in range(blocks):
-    distance = r * block + offsets[:, None] - offsets[None, :]
-    kept = distance >= 0
-    if window is not None:
-      kept &= distance < window
-    if not kept.any():
-      break  # Farther diagonals are farther out of the window.
-    out.append((r, None if kept.all() else kept))
-  return out
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2))
@@ -136,83 +119,100 @@ class _Blocks:
     return a.transpose(0, 2, 1, 3).reshape(
         self.count * self.block, self.heads, self.width)[: self.length]
 
-  def mask(self, r: int, kept):
-    """Which scores of diagonal r count: [N-r, 1, G*C or 1, C]."""
-    keys = self.valid[: self.count - r][:, None, None, :]
-    if kept is None:
-      return keys
-    return keys & jnp.asarray(np.tile(kept, (self.groups, 1)))[None, None]
+  def keep(self, n, m, window):
+    """Which scores of query block n against key block m count: [G*C, C]."""
+    rows = jnp.tile(jnp.arange(self.block), self.groups)[:, None]
+    distance = (n - m) * self.block + rows - jnp.arange(self.block)[None]
+    kept = (distance >= 0) & self.valid[m][None, :]
+    if window is not None:
+      kept &= distance < window
+    return kept
 
-  def scores(self, r: int, soft_cap):
-    """Diagonal r's scores [N-r, K, G*C, C] (capped) and the cap's tanh."""
-    s = jnp.einsum("nkqh,nksh->nkqs", self.q[r:], self.k[: self.count - r])
+  def first_key_block(self, n, window):
+    """The first key block query block n can see."""
+    if window is None:
+      return 0
+    reach = -(-(window - 1) // self.block)  # whole blocks before block n
+    return jnp.maximum(0, n - reach)
+
+  def scores(self, n, m, soft_cap):
+    """Query block n's scores [K, G*C, C] against key block m (capped),
+    and the cap's tanh."""
+    s = jnp.einsum("kqh,ksh->kqs", self.q[n], self.k[m])
     if soft_cap is None:
       return s, None
     t = jnp.tanh(s / soft_cap)
     return t * soft_cap, t
 
 
-def _shift(a, r: int, count: int, start: bool):
-  """Diagonal r's per-block values [N-r, ...] padded back to [N, ...]: at
-  the end (they belong to blocks 0..N-r-1) or at the start (r..N-1)."""
-  pad = [(r, 0) if start else (0, r)] + [(0, 0)] * (a.ndim - 1)
-  return jnp.pad(a, pad) if r else a
-
-
 def _forward_one(window, soft_cap, block, q, k, v, valid):
-  """One sequence: output [T, K, G, h] and each row's log-sum-exp."""
+  """One sequence: output [T, K, G, h] and each row's log-sum-exp
+  [N, K, G*C]. Query blocks run one after another; within one, key blocks
+  run one by one under a running softmax (row maximum, sum, weighted
+  values), so one [K, G*C, C] tile of scores is alive at a time."""
   b = _Blocks(block, q, k, v, valid)
-  n = b.count
-  rows = b.q.shape[:3]
-  top = jnp.full(rows, -jnp.inf, b.dtype)
-  total = jnp.zeros(rows, b.dtype)
-  acc = jnp.zeros(b.q.shape, b.dtype)
-  for r, kept in diagonals(n, block, window):
-    s, _ = b.scores(r, soft_cap)
-    s = jnp.where(b.mask(r, kept), s, -jnp.inf)
-    old = top[r:]
-    new = jnp.maximum(old, jnp.max(s, axis=-1))
-    safe = jnp.where(jnp.isfinite(new), new, 0.0)
-    p = jnp.exp(s - safe[..., None])
-    fade = jnp.exp(old - safe)
-    part_total = total[r:] * fade + jnp.sum(p, axis=-1)
-    part_acc = acc[r:] * fade[..., None] + jnp.einsum(
-        "nkqs,nksh->nkqh", p, b.v[: n - r])
-    top = jnp.concatenate([top[:r], new])
-    total = jnp.concatenate([total[:r], part_total])
-    acc = jnp.concatenate([acc[:r], part_acc])
-  seen = total > 0
-  out = acc / jnp.where(seen, total, 1.0)[..., None]
-  safe_top = jnp.where(seen, top, 0.0)
-  lse = safe_top + jnp.log(jnp.where(seen, total, 1.0))
+  rows = b.q.shape[1:3]
+
+  def query_block(n):
+    def tile(m, carry):
+      top, total, acc = carry
+      s, _ = b.scores(n, m, soft_cap)
+      s = jnp.where(b.keep(n, m, window)[None], s, -jnp.inf)
+      new = jnp.maximum(top, jnp.max(s, axis=-1))
+      safe = jnp.where(jnp.isfinite(new), new, 0.0)
+      p = jnp.exp(s - safe[..., None])
+      fade = jnp.exp(top - safe)
+      return (new, total * fade + jnp.sum(p, axis=-1),
+              acc * fade[..., None] + jnp.einsum("kqs,ksh->kqh", p, b.v[m]))
+
+    start = (jnp.full(rows, -jnp.inf, b.dtype), jnp.zeros(rows, b.dtype),
+             jnp.zeros(b.q.shape[1:], b.dtype))
+    top, total, acc = jax.lax.fori_loop(b.first_key_block(n, window), n + 1,
+                                        tile, start)
+    seen = total > 0
+    out = acc / jnp.where(seen, total, 1.0)[..., None]
+    lse = jnp.where(seen, top, 0.0) + jnp.log(jnp.where(seen, total, 1.0))
+    return out, lse
+
+  out, lse = jax.lax.map(query_block, jnp.arange(b.count))
   return b.unqueries(out), lse
 
 
 def _backward_one(window, soft_cap, block, q, k, v, valid, out, lse, d_out):
-  """One sequence's dq, dk, dv, recomputing each diagonal's probabilities."""
+  """One sequence's dq, dk, dv, recomputing each tile's probabilities from
+  the forward's log-sum-exp: query blocks in turn, each over its key
+  blocks, dk and dv accumulated in place."""
   b = _Blocks(block, q, k, v, valid)
-  n = b.count
-  pad = -b.length % block
-  d_out = b.queries(jnp.pad(d_out.astype(b.dtype),
-                            [(0, pad), (0, 0), (0, 0), (0, 0)]))
-  out = b.queries(jnp.pad(out.astype(b.dtype),
-                          [(0, pad), (0, 0), (0, 0), (0, 0)]))
+  pad = [(0, -b.length % block), (0, 0), (0, 0), (0, 0)]
+  d_out = b.queries(jnp.pad(d_out.astype(b.dtype), pad))
+  out = b.queries(jnp.pad(out.astype(b.dtype), pad))
   dot = jnp.sum(d_out * out, axis=-1)  # [N, K, G*C]
-  dq = jnp.zeros(b.q.shape, b.dtype)
-  dk = jnp.zeros(b.k.shape, b.dtype)
-  dv = jnp.zeros(b.v.shape, b.dtype)
-  for r, kept in diagonals(n, block, window):
-    s, t = b.scores(r, soft_cap)
-    mask = b.mask(r, kept)
-    p = jnp.where(mask, jnp.exp(s - lse[r:][..., None]), 0.0)
-    dv = dv + _shift(jnp.einsum("nkqs,nkqh->nksh", p, d_out[r:]), r, n,
-                     start=False)
-    dp = jnp.einsum("nkqh,nksh->nkqs", d_out[r:], b.v[: n - r])
-    ds = p * (dp - dot[r:][..., None])
-    if t is not None:
-      ds = ds * (1.0 - t * t)
-    dq = dq + _shift(jnp.einsum("nkqs,nksh->nkqh", ds, b.k[: n - r]), r, n,
-                     start=True)
-    dk = dk + _shift(jnp.einsum("nkqs,nkqh->nksh", ds, b.q[r:]), r, n,
-                     start=False)
+
+  def query_block(carry, n):
+    def tile(m, inner):
+      dq, dk, dv = inner
+      s, t = b.scores(n, m, soft_cap)
+      kept = b.keep(n, m, window)[None]
+      p = jnp.where(kept, jnp.exp(s - lse[n][..., None]), 0.0)
+      dv = _add_at(dv, m, jnp.einsum("kqs,kqh->ksh", p, d_out[n]))
+      dp = jnp.einsum("kqh,ksh->kqs", d_out[n], b.v[m])
+      ds = p * (dp - dot[n][..., None])
+      if t is not None:
+        ds = ds * (1.0 - t * t)
+      dk = _add_at(dk, m, jnp.einsum("kqs,kqh->ksh", ds, b.q[n]))
+      return dq + jnp.einsum("kqs,ksh->kqh", ds, b.k[m]), dk, dv
+
+    dq, dk, dv = jax.lax.fori_loop(
+        b.first_key_block(n, window), n + 1, tile,
+        (jnp.zeros(b.q.shape[1:], b.dtype),) + carry)
+    return (dk, dv), dq
+
+  zeros = jnp.zeros(b.k.shape, b.dtype)
+  (dk, dv), dq = jax.lax.scan(query_block, (zeros, zeros),
+                              jnp.arange(b.count))
   return b.unqueries(dq), b.unkeys(dk), b.unkeys(dv)
+
+
+def _add_at(a, i, update):
+  """a with `update` added to its row i (in place under XLA)."""
+  return jax.lax.dynamic_update_index_in_dim(a, a[i] + update, i, 0)

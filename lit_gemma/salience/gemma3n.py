@@ -64,7 +64,7 @@ class Gemma3nForward(forward_lib.Forward):
     self._model = model
     self._blocks = list(model.transformer_layers)
     self._runners = block_kinds.representatives(self._blocks)
-    attention_seam.install(attention_seam.attention_layers(self._blocks))
+    attention_seam.install(self._blocks)
     in_blocks = {id(v) for block in self._blocks for v in block.variables}
     self._variables = [v for v in model.variables if id(v) not in in_blocks]
     self.hidden_dim = int(model.hidden_size)

@@ -63,7 +63,7 @@ class Gemma4Forward(forward_lib.Forward):
     self._embedding = backbone.token_embedding
     self._blocks = list(backbone.transformer_layers)
     self._runners = block_kinds.representatives(self._blocks)
-    attention_seam.install(attention_seam.attention_layers(self._blocks))
+    attention_seam.install(self._blocks)
     self._final_norm = backbone.layer_norm
     self._table_index = forward_lib.variable_index(
         self._embedding, self._embedding.embeddings)

@@ -38,17 +38,19 @@ BLOCK = 256
 
 
 def attend(q, k, v, valid, *, window: int | None = None,
-           soft_cap: float | None = None, block: int = BLOCK) -> jax.Array:
+           soft_cap: float | None = None, block: int | None = None
+           ) -> jax.Array:
   """Masked softmax attention [B, T, K, G, h] of q [B, T, K, G, h] over
   k, v [B, T, K, h]; `valid` [B, T] marks keys that are not padding.
 
-  `window` None (or not shorter than T) means global causal attention.
+  `window` None (or not shorter than T) means global causal attention;
+  `block` defaults to BLOCK.
   Computed in float32 (float64 for float64 inputs); returned in q's dtype.
   """
   length = q.shape[1]
   if window is not None and window >= length:
     window = None
-  block = min(block, length)
+  block = min(block or BLOCK, length)
   valid = jnp.asarray(valid).astype(q.dtype)
   return _attend(window, soft_cap, block, q, k, v, valid)
 

@@ -11,7 +11,8 @@ head of 256, float32), sliding (window 512) and global. "keras" is
 keras-hub's own `CachedGemma3Attention._compute_attention` on the [T, T]
 causal mask its decoder block builds; "blocked C" is
 salience/blocked_attention.py with blocks of C positions. Each row: the
-median of `--repeats` warm calls and XLA's compiled working memory.
+median of `--repeats` warm calls (wall clock, and CPU time of all
+threads, which other load inflates less) and XLA's compiled working memory.
 
 `--model` times whole salience calls (an 8-token target at the end) on a
 random-weight Gemma 3 with the 270M's configuration (nothing downloaded:
@@ -53,14 +54,16 @@ SHAPE_270M = dict(
     vision_encoder=None)
 
 
-def _timed(compiled, args, repeats: int) -> float:
+def _timed(compiled, args, repeats: int) -> tuple[float, float]:
+  """Median wall and CPU seconds (all threads) of warm calls."""
   jax.block_until_ready(compiled(*args))
-  times = []
+  times, cpu = [], []
   for _ in range(repeats):
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     jax.block_until_ready(compiled(*args))
     times.append(time.perf_counter() - start)
-  return statistics.median(times)
+    cpu.append(time.process_time() - start_cpu)
+  return statistics.median(times), statistics.median(cpu)
 
 
 def _layer(window: bool):
@@ -97,14 +100,16 @@ def _attention_row(length: int, window: bool, block: int | None,
           k, v, padding, window=512 if window else None, block=block)
   step = jax.jit(jax.grad(lambda *a: jnp.sum(attend(*a) ** 2), (0, 1, 2)))
   compiled = step.lower(q, k, v).compile()
-  return {"seconds": _timed(compiled, (q, k, v), repeats),
+  seconds, cpu = _timed(compiled, (q, k, v), repeats)
+  return {"seconds": seconds, "cpu": cpu,
           "temp_mib": compiled.memory_analysis().temp_size_in_bytes / MIB}
 
 
 def layer_table(args) -> None:
   lengths = [int(n) for n in args.lengths.split(",")]
   blocks = [int(n) for n in args.blocks.split(",")]
-  print("tokens | layer | attention | fwd+bwd ms | compiled temp MiB")
+  print("tokens | layer | attention | fwd+bwd ms | CPU ms | "
+        "compiled temp MiB")
   for length in lengths:
     for window in (True, False):
       kinds = ([None] if length <= args.dense_max else []) + blocks
@@ -112,7 +117,8 @@ def layer_table(args) -> None:
         row = _attention_row(length, window, block, args.repeats)
         name = "keras" if block is None else f"blocked {block}"
         print(f"{length} | {'window 512' if window else 'global'} | {name} | "
-              f"{row['seconds'] * 1000:.0f} | {row['temp_mib']:.0f}",
+              f"{row['seconds'] * 1000:.0f} | {row['cpu'] * 1000:.0f} | "
+              f"{row['temp_mib']:.0f}",
               flush=True)
 
 
@@ -121,8 +127,8 @@ def model_table(args) -> None:
   backbone = keras_hub.models.Gemma3Backbone(**SHAPE_270M, dtype="float32")
   engine = engine_lib.SalienceEngine(backbone)
   params = engine.forward.params()
-  print("tokens | attention | salience s (median) | compiled temp MiB | "
-        "compile s")
+  print("tokens | attention | salience s (median) | CPU s | "
+        "compiled temp MiB | compile s")
   for length in (int(n) for n in args.lengths.split(",")):
     ids = np.full((1, length), 3, np.int32)
     ids[0, 0] = 2
@@ -137,10 +143,10 @@ def model_table(args) -> None:
       compiled = step.lower(params, ids, np.ones_like(ids), positions,
                             valid).compile()
       compile_s = time.perf_counter() - start
-      seconds = _timed(compiled, (params, ids, np.ones_like(ids), positions,
-                                  valid), args.repeats)
+      seconds, cpu = _timed(compiled, (params, ids, np.ones_like(ids),
+                                       positions, valid), args.repeats)
       temp = compiled.memory_analysis().temp_size_in_bytes / MIB
-      print(f"{length} | {name} | {seconds:.1f} | {temp:.0f} | "
+      print(f"{length} | {name} | {seconds:.1f} | {cpu:.1f} | {temp:.0f} | "
             f"{compile_s:.0f}", flush=True)
 
 

@@ -9,7 +9,9 @@ that case's own high-water mark (the child's ru_maxrss: weights, compiled
 programs and one call's transient peak together). A case is 1 + repeats
 salience calls on different texts of `length` total tokens whose last
 `target` tokens are the target: "first" includes compiling, "warm" is the
-median of the other `repeats` (their range in "warm_range"). Past
+median of the other `repeats` (their range in "warm_range"; "warm_cpu_s"
+the median CPU seconds of all threads, which the machine's other load
+inflates less than the wall clock). Past
 `attention_seam.BLOCKED_FROM` tokens attention runs blockwise
 (salience/blocked_attention.py); `--keras_attention` keeps keras-hub's
 attention at every length (the figures before blocked attention). "residuals" is what the backward pass holds per text (the VJP's
@@ -68,11 +70,12 @@ def _case(model: str, precision: str, length: int, target: int,
   texts = [ids[:1] + ids[1 + s: length + s] for s in range(repeats + 1)]
   mask = np.zeros(length, np.float32)
   mask[length - target:] = 1
-  times = []
+  times, cpu = [], []
   for text in texts:
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     (scores,) = engine.salience([text], [mask])
     times.append(time.perf_counter() - start)
+    cpu.append(time.process_time() - start_cpu)
     assert all(np.isfinite(v).all() for v in scores.values())
   padded = max(engine._layouts)  # noqa: SLF001 (the one bucket used)
   layout = engine._layouts[padded]  # noqa: SLF001
@@ -87,6 +90,7 @@ def _case(model: str, precision: str, length: int, target: int,
       "first_s": round(times[0], 1),
       "warm_s": round(statistics.median(times[1:]), 1),
       "warm_range": f"{min(times[1:]):.1f}-{max(times[1:]):.1f}",
+      "warm_cpu_s": round(statistics.median(cpu[1:]), 1),
       "residuals_mib": round(residuals / MIB),
       "residuals_per_token_kib": round(residuals / length / 1024, 1),
       "kept_mib": round(engine.kept_bytes / MIB),

@@ -1,14 +1,20 @@
-"""Long-prompt salience: time, peak RSS and per-text state at 1k-8k tokens.
+"""Long-prompt salience: time, peak RSS and per-text state at 1k-16k tokens.
 
-  python benchmarks/long_prompts.py [--lengths 1024,4096,8192]
-      [--targets 8,512] [--model embedded] [--precision float32]
+  python benchmarks/long_prompts.py [--lengths 1024,4096,8192,16384]
+      [--targets 8,512] [--repeats 3] [--model embedded]
+      [--precision float32]
 
 Each (length, target) case runs in its own subprocess, so "peak RSS" is
 that case's own high-water mark (the child's ru_maxrss: weights, compiled
-programs and one call's transient peak together). A case is two salience
-calls on two different texts of `length` total tokens whose last
-`target` tokens are the target: "first" includes compiling, "warm" does
-not. "residuals" is what the backward pass holds per text (the VJP's
+programs and one call's transient peak together). A case is 1 + repeats
+salience calls on different texts of `length` total tokens whose last
+`target` tokens are the target: "first" includes compiling, "warm" is the
+median of the other `repeats` (their range in "warm_range"; "warm_cpu_s"
+the median CPU seconds of all threads, which the machine's other load
+inflates less than the wall clock). Past
+`attention_seam.BLOCKED_FROM` tokens attention runs blockwise
+(salience/blocked_attention.py); `--keras_attention` keeps keras-hub's
+attention at every length (the figures before blocked attention). "residuals" is what the backward pass holds per text (the VJP's
 activations, read from the engine's recorded layout): the engine keeps it
 for a span change on texts below the long-text threshold (its kept_bytes,
 "kept") and drops it after the call above it. On the long path (each
@@ -38,13 +44,20 @@ _TEXT = ROOT / "tests/data/gemma3_270m_long_text.json"
 MIB = 1 << 20
 
 
-def _case(model: str, precision: str, length: int, target: int) -> dict:
+def _case(model: str, precision: str, length: int, target: int,
+          repeats: int, keras_attention: bool) -> dict:
   """One case, in this (child) process; returns its row."""
+  import statistics  # noqa: PLC0415
+
   import numpy as np  # noqa: PLC0415
 
   from lit_gemma.models import lm as lm_lib  # noqa: PLC0415
+  from lit_gemma.salience import attention_seam  # noqa: PLC0415
   from lit_gemma.salience import compilation  # noqa: PLC0415
   from lit_gemma.salience import long_text  # noqa: PLC0415
+
+  if keras_attention:
+    attention_seam.BLOCKED_FROM = 1 << 40
 
   compilation.enable_persistent_cache()
   lm = lm_lib.GemmaLM.load(model, precision=precision)
@@ -52,16 +65,17 @@ def _case(model: str, precision: str, length: int, target: int) -> dict:
   base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
   corpus = json.loads(_TEXT.read_text())["text"]
   ids = lm.encode(corpus)
-  while len(ids) < length + 2:
+  while len(ids) < length + repeats + 1:
     ids = ids + ids[1:]
-  texts = [ids[:1] + ids[1 + s: length + s] for s in (0, 1)]
+  texts = [ids[:1] + ids[1 + s: length + s] for s in range(repeats + 1)]
   mask = np.zeros(length, np.float32)
   mask[length - target:] = 1
-  times = []
+  times, cpu = [], []
   for text in texts:
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     (scores,) = engine.salience([text], [mask])
     times.append(time.perf_counter() - start)
+    cpu.append(time.process_time() - start_cpu)
     assert all(np.isfinite(v).all() for v in scores.values())
   padded = max(engine._layouts)  # noqa: SLF001 (the one bucket used)
   layout = engine._layouts[padded]  # noqa: SLF001
@@ -71,13 +85,19 @@ def _case(model: str, precision: str, length: int, target: int) -> dict:
   return {
       "tokens": length, "target": target, "padded": padded,
       "path": "long" if long_text.is_long(padded) else "short",
-      "first_s": round(times[0], 1), "warm_s": round(times[1], 1),
+      "attention": ("keras" if not attention_seam.is_blockwise(padded)
+                    else "blocked"),
+      "first_s": round(times[0], 1),
+      "warm_s": round(statistics.median(times[1:]), 1),
+      "warm_range": f"{min(times[1:]):.1f}-{max(times[1:]):.1f}",
+      "warm_cpu_s": round(statistics.median(cpu[1:]), 1),
       "residuals_mib": round(residuals / MIB),
       "residuals_per_token_kib": round(residuals / length / 1024, 1),
       "kept_mib": round(engine.kept_bytes / MIB),
       "kept_texts": engine.kept_texts,
       "loaded_rss_mib": round(base_rss / MIB),
       "peak_rss_mib": round(peak / MIB),
+      "load_avg": round(os.getloadavg()[0], 1),
   }
 
 
@@ -110,7 +130,10 @@ def _trace(model: str, precision: str, lengths: list[int]) -> None:
 
 def _run_child(args, length: int, target: int) -> dict:
   command = [sys.executable, __file__, "--child", f"{length},{target}",
-             "--model", args.model, "--precision", args.precision]
+             "--model", args.model, "--precision", args.precision,
+             "--repeats", str(args.repeats)]
+  if args.keras_attention:
+    command.append("--keras_attention")
   start = time.perf_counter()
   done = subprocess.run(command, capture_output=True, text=True, check=False)
   wall = time.perf_counter() - start
@@ -128,10 +151,14 @@ def main() -> None:
   parser.add_argument("--model", default="embedded")
   parser.add_argument("--precision", default="float32",
                       choices=("float32", "bfloat16"))
-  parser.add_argument("--lengths", default="1024,4096,8192",
+  parser.add_argument("--lengths", default="1024,4096,8192,16384",
                       help="total tokens (prompt + target) per case")
   parser.add_argument("--targets", default="8,512",
                       help="target tokens per case")
+  parser.add_argument("--repeats", type=int, default=3,
+                      help="warm calls per case (their median is reported)")
+  parser.add_argument("--keras_attention", action="store_true",
+                      help="keras-hub's attention at every length")
   parser.add_argument("--json", action="store_true", help="print JSON rows")
   parser.add_argument("--trace", help="lengths to trace (no salience run)")
   parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -142,11 +169,14 @@ def main() -> None:
     return
   if args.child:
     length, target = (int(v) for v in args.child.split(","))
-    print(json.dumps(_case(args.model, args.precision, length, target)))
+    print(json.dumps(_case(args.model, args.precision, length, target,
+                           args.repeats, args.keras_attention)))
     return
 
   print(f"model {args.model} ({args.precision}); {os.cpu_count()} CPUs; "
-        f"load average {os.getloadavg()[0]:.1f}; one subprocess per case",
+        f"load average {os.getloadavg()[0]:.1f}; one subprocess per case; "
+        f"warm: median of {args.repeats}"
+        + ("; keras-hub's attention" if args.keras_attention else ""),
         flush=True)
   rows = []
   for length in (int(n) for n in args.lengths.split(",")):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from lit_gemma.salience import attention_seam
 from lit_gemma.salience import forward as forward_lib
 from lit_gemma.salience import block_kinds
 from lit_gemma.salience import long_text
@@ -40,7 +41,7 @@ def _block_impl(block, trainable, non_trainable, x, padding_mask,
 
 _block_step = long_text.checkpoint_by_length(
     _block_impl, (0,), lambda *args: args[3].shape[1], carry_argnum=3,
-    wrap=block_kinds.jit_per_kind)
+    wrap=block_kinds.jit_per_kind, padding_argnum=4)
 
 
 class Gemma4Forward(forward_lib.Forward):
@@ -60,6 +61,7 @@ class Gemma4Forward(forward_lib.Forward):
     self._embedding = backbone.token_embedding
     self._blocks = list(backbone.transformer_layers)
     self._runners = block_kinds.representatives(self._blocks)
+    attention_seam.install(self._blocks)
     self._final_norm = backbone.layer_norm
     self._table_index = forward_lib.variable_index(
         self._embedding, self._embedding.embeddings)

@@ -19,6 +19,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from lit_gemma.salience import attention_seam
+
 # Sequence buckets of at least this many tokens take the long-text path.
 threshold = 2048
 
@@ -35,29 +37,53 @@ def is_long(length: int) -> bool:
 
 
 def checkpoint_by_length(fn, static_argnums, length_of, carry_argnum=None,
-                         wrap=lambda f: f):
+                         wrap=lambda f: f, padding_argnum=None):
   """`fn` under jax.checkpoint with the policy its sequence length picks.
 
   `length_of(*args)` reads the (static) sequence length at trace time. On
   the long path a function with a `carry_argnum` (one decoder block: the
   hidden states it takes) keeps only its inputs and is recomputed in the
   backward pass once the cotangent reaches it (`_recomputed_in_order`), so
-  the transient peak holds one block's scores; a whole-stack function
-  keeps the no-scores policy. `wrap` (e.g. a jit) is applied to each path
-  apart, so that a cached trace never outlives a change of `threshold`.
+  the transient peak holds one block's working set; a whole-stack function
+  keeps the no-scores policy. With a `padding_argnum` (the [B, T] padding
+  mask), lengths from `attention_seam.BLOCKED_FROM` on compute attention
+  blockwise (blocked_attention.py). `wrap` (e.g. a jit) is applied to each
+  variant apart, so that a cached trace never outlives a change of
+  `threshold` or `BLOCKED_FROM`.
   """
-  short = jax.checkpoint(fn, static_argnums=static_argnums, policy=_SHORT)
-  if carry_argnum is None:
-    long = jax.checkpoint(fn, static_argnums=static_argnums, policy=_LONG)
-  else:
-    long = _recomputed_in_order(fn, static_argnums, carry_argnum)
+  variants = {}
 
-  short, long = wrap(short), wrap(long)
+  def variant(long: bool, blockwise: bool):
+    if (long, blockwise) not in variants:
+      body = _blockwise(fn, padding_argnum) if blockwise else fn
+      if not long:
+        step = jax.checkpoint(body, static_argnums=static_argnums,
+                              policy=_SHORT)
+      elif carry_argnum is None:
+        step = jax.checkpoint(body, static_argnums=static_argnums,
+                              policy=_LONG)
+      else:
+        step = _recomputed_in_order(body, static_argnums, carry_argnum)
+      variants[long, blockwise] = wrap(step)
+    return variants[long, blockwise]
 
   def call(*args):
-    return (long if is_long(length_of(*args)) else short)(*args)
+    length = length_of(*args)
+    blockwise = (padding_argnum is not None and
+                 attention_seam.is_blockwise(length))
+    return variant(is_long(length), blockwise)(*args)
 
   return call
+
+
+def _blockwise(fn, padding_argnum):
+  """`fn` with its attention layers computing blockwise (attention_seam)."""
+
+  def run(*args):
+    with attention_seam.blocked(args[padding_argnum]):
+      return fn(*args)
+
+  return run
 
 
 def _recomputed_in_order(fn, static_argnums, carry_argnum):

@@ -54,7 +54,7 @@ def _plain_blocks():
   keras-hub's layers are concrete when nothing is traced."""
   with pytest.MonkeyPatch.context() as patch:
     patch.setattr(gemma4, "_block_step", gemma4._block_impl)
-    patch.setattr(gemma3n, "_hidden", gemma3n._hidden_impl)
+    patch.setattr(gemma3n, "_block_step", gemma3n._block_impl)
     yield
 
 

@@ -14,10 +14,12 @@ from lit_gemma.explain import faithfulness
 class Local:
   """A loaded `GemmaLM`."""
 
-  def __init__(self, lm, *, max_length: int | None, max_new_tokens: int):
+  def __init__(self, lm, *, max_length: int | None, max_new_tokens: int,
+               steps: int | None = None):
     self.lm = lm
     self.max_length = max_length
     self.max_new_tokens = max_new_tokens
+    self.steps = steps
     self.batch_size = lm.engine.max_batch
 
   @property
@@ -28,7 +30,8 @@ class Local:
               methods: Sequence[str] | None = None
               ) -> list[explain_lib.Explanation]:
     return explain_lib.explain_many(self.lm, items, methods=methods,
-                                    max_length=self.max_length)
+                                    max_length=self.max_length,
+                                    steps=self.steps)
 
   def generate(self, prompts: Sequence[str]) -> list[str]:
     return self.lm.generate(prompts, self.max_new_tokens)

@@ -100,6 +100,10 @@ class Remote:
     if not item.target:
       raise explain_lib.ExplainError("target is empty: give the text to "
                                      "explain after the prompt")
+    if item.foil:
+      raise explain_lib.ExplainError(
+          "--foil needs a model loaded here (the server's contrast group "
+          "is for the UI); drop --server")
     names = tuple(methods or self.methods)
     unknown = sorted(set(names) - set(self.methods))
     if unknown:

@@ -130,6 +130,10 @@ class VariantRows:
     with self._lock:
       return len(self._rows)
 
+  def clear(self) -> None:
+    with self._lock:
+      self._rows.clear()
+
 
 _ROWS: "weakref.WeakKeyDictionary[object, VariantRows]" = (
     weakref.WeakKeyDictionary())

@@ -43,6 +43,8 @@ class Item:
   span: Span = None
   prompt_parts: Sequence[tuple[int, int, str]] = ()
   foil: str = ""
+  # Instead of `span`: 0/1 over the shown tokens, as the UI sends it.
+  target_mask: Sequence[float] | None = None
 
 
 def _check_methods(lm, methods) -> tuple[str, ...]:
@@ -71,6 +73,13 @@ def _prepare(lm, item: Item, max_length) -> tuple[int, np.ndarray]:
     raise ExplainError(
         f"target {quoted(item.target)} has no tokens of its own: it merges "
         f"into the prompt's last token; start it at a word boundary")
+  if item.target_mask is not None and len(item.target_mask):
+    mask = np.asarray(item.target_mask, np.float32).reshape(-1)
+    if item.span is not None or len(mask) != len(tokens):
+      raise ExplainError(
+          f"target_mask has {len(mask)} entries for {len(tokens)} tokens"
+          if item.span is None else "give a target_mask or a span, not both")
+    return prompt_tokens, mask
   return prompt_tokens, target_mask(tokens, item.prompt, item.target,
                                     prompt_tokens, item.span)
 
@@ -120,7 +129,7 @@ def explain_many(lm: lm_lib.GemmaLM, items: Sequence[Item], *,
       kind = registry.get(name).kind
       if kind == registry.PATH:
         scores[i][name] = gradient_maps.integrated_gradients(
-            lm, exp, steps, max_length)[0]
+            lm, exp, steps, max_length, progress)[0]
       elif kind == registry.ABLATION:
         scores[i][name] = leave_one_out.scores(lm, exp, name, max_length,
                                                progress)

@@ -4,9 +4,10 @@ rank agreement with ablation (verdicts.py defines each).
 
 For a granularity and a method:
   - the map's top-k prompt segments (k >= 2) are removed together, and
-    separately k random segments (`draws` seeded draws); a map whose drop
-    in the explained target's log-likelihood (ablation.py) is not above
-    the 90th percentile of the random drops is no better than random.
+    separately k random segments (`draws` seeded draws; a draw of exactly
+    the map's top k is left out of its comparison); a map whose drop in
+    the explained target's log-likelihood (ablation.py) is not above the
+    90th percentile of the random drops is no better than random.
   - the top 1..k are removed (comprehensiveness) and kept alone
     (sufficiency).
   - the Spearman rank correlation between the map's segment scores and
@@ -105,20 +106,26 @@ def check(lm: "lm_lib.GemmaLM", exp: "explanation_lib.Explanation",
                                         progress)
   drops = values[0] - values[1:]
   ablation_drops, drops = drops[:n], drops[n:]
-  random_drops = tuple(float(d) for d in drops[len(drops) - draws:])
+  random_drops = drops[len(drops) - draws:]
   per_method = drops[: len(drops) - draws].reshape(len(orders), 2, k)
   results = []
   for (method, (scores, order)), (removed, kept) in zip(orders.items(),
                                                         per_method):
     removed = tuple(float(d) for d in removed)
     kept = tuple(float(d) for d in kept)
+    # A draw of the map's own top k is no rival to it (with few segments
+    # such draws are common and would tie with it).
+    own = set(order[:k])
+    rivals = tuple(float(d) for d, r in zip(random_drops, random_sets)
+                   if set(int(i) for i in r) != own)
     signed = registry.is_signed(method)
     results.append(Faithfulness(
         method=method, granularity=granularity, k=k,
         segments=tuple(s.text for s in segments),
         ablation_drops=tuple(float(d) for d in ablation_drops),
         top_k=tuple(order[:k]), top_k_drop=removed[-1],
-        random_drops=random_drops, seed=seed,
+        random_drops=rivals or tuple(float(d) for d in random_drops),
+        seed=seed,
         spearman=_spearman(importance(method, scores),
                            ablation_drops if signed
                            else np.abs(ablation_drops)),

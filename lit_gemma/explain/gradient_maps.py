@@ -110,14 +110,14 @@ def contrastive(lm: "lm_lib.GemmaLM", exp: "explanation_lib.Explanation",
 def integrated_gradients(lm: "lm_lib.GemmaLM",
                          exp: "explanation_lib.Explanation",
                          steps: int | None = None,
-                         max_length: int | None = None
+                         max_length: int | None = None, progress=None
                          ) -> tuple[np.ndarray, Completeness]:
   """Integrated gradients over the prompt's rows (contrastive with a foil),
   with their completeness."""
   texts, masks = _texts(lm, exp, max_length)
   results = lm.path_gradients().gradients(
       texts, masks, _prompt_rows(exp, texts),
-      steps or salience_methods.INTEGRATED_STEPS)
+      steps or salience_methods.INTEGRATED_STEPS, progress)
   method = salience_methods.PATH_METHODS[IG]
   maps = [np.asarray(method.scores(r.grads, r.deltas), np.float64)
           for r in results]

@@ -42,13 +42,30 @@ def spread(exp: "explanation_lib.Explanation", segments, drops) -> np.ndarray:
   return out
 
 
+def variants(exp: "explanation_lib.Explanation", method: str
+             ) -> tuple[list, list[str]]:
+  """(the prompt's segments, the prompts scored: whole, then without each
+  segment) of `method`'s map."""
+  segments = ablation.prompt_segments(exp, granularity_of(method))
+  spans = ablation.char_spans(exp, segments)
+  return segments, [exp.prompt] + [ablation.without(exp.prompt, [s])
+                                   for s in spans]
+
+
+def unscored(lm: "lm_lib.GemmaLM", exp: "explanation_lib.Explanation",
+             method: str) -> int:
+  """How many forward passes `method`'s map of `exp` still needs (0: the
+  rows are kept, the map is a sum)."""
+  _, prompts = variants(exp, method)
+  kept = ablation.rows_of(lm)
+  texts = [exp.target] + ([exp.foil] if exp.foil else [])
+  return sum(kept.get((p, t)) is None for p in set(prompts) for t in texts)
+
+
 def scores(lm: "lm_lib.GemmaLM", exp: "explanation_lib.Explanation",
            method: str, max_length: int | None = None,
            progress: ablation.Progress | None = None) -> np.ndarray:
   """`method`'s per-token map of `exp` (its target span, its foil)."""
-  segments = ablation.prompt_segments(exp, granularity_of(method))
-  spans = ablation.char_spans(exp, segments)
-  values = ablation.log_likelihoods(
-      lm, exp, [exp.prompt] + [ablation.without(exp.prompt, [s])
-                               for s in spans], max_length, progress)
+  segments, prompts = variants(exp, method)
+  values = ablation.log_likelihoods(lm, exp, prompts, max_length, progress)
   return spread(exp, segments, values[0] - values[1:])

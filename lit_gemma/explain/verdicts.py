@@ -8,9 +8,10 @@ The measure m is the explained span's log-likelihood given the prompt (the
 contrast's, log p(target span) - log p(foil), with a foil), in nats:
 
 - deletion test: remove the map's top k >= 2 segments together and k
-  random segments (`DRAWS` seeded draws); the map is better than random
-  when its drop m(full) - m(without top k) is above the random drops' 90th
-  percentile. `gain` is its drop minus the random drops' median.
+  random segments (`DRAWS` seeded draws, those that happen to be the map's
+  own top k left out); the map is better than random when its drop
+  m(full) - m(without top k) is above the random drops' 90th percentile.
+  `gain` is its drop minus the random drops' median.
 - comprehensiveness (ERASER, DeYoung et al. 2020): m(full) - m(without the
   top k'), as AOPC: the mean over k' = 1..k. Higher is better.
 - sufficiency (ERASER): m(full) - m(only the top k' kept), AOPC over the
@@ -40,7 +41,8 @@ class Faithfulness:
     ablation_drops: each segment's own drop (ablation.py).
     top_k: indices into `segments` of the map's top k.
     top_k_drop: the drop when the top k are removed together.
-    random_drops: the drop for each random draw of k segments.
+    random_drops: the drop for each random draw of k segments (other than
+      the map's top k).
     seed: the random draws' seed.
     spearman: rank correlation of the map with the ablation (None when
       either is constant).

@@ -130,7 +130,8 @@ class PathGradients:
   def gradients(self, token_ids: Sequence[Sequence[int]],
                 target_masks: Sequence[Sequence[float]],
                 moving: Sequence[Sequence[float]] | None = None,
-                steps: int | None = None) -> list[PathResult]:
+                steps: int | None = None,
+                progress=None) -> list[PathResult]:
     """One PathResult per text.
 
     Args:
@@ -142,6 +143,7 @@ class PathGradients:
         gradient at the real rows.
       steps: quadrature nodes along the path (None: 1 node at alpha = 1,
         the plain gradient; only meaningful with `moving`).
+      progress: called with (nodes done, nodes) after each compiled call.
     """
     engine = self.engine
     if len(token_ids) != len(target_masks):
@@ -187,6 +189,8 @@ class PathGradients:
             params, ids, padding, positions, valid, move, a, w)
         total = grads if total is None else tuple(
             t + g for t, g in zip(total, grads))
+        if progress is not None:
+          progress(min(start + chunk, len(alphas)), len(alphas))
       ends = [self._loss_step(params, ids, padding, positions, valid, move,
                               wide(alpha)) for alpha in (1.0, 0.0)]
     total, deltas, real = jax.device_get((total, deltas, real))

@@ -17,6 +17,7 @@ from lit_gemma.lit import caching
 from lit_gemma.lit import datasets as datasets_lib
 from lit_gemma.models import distribution as distribution_lib
 from lit_gemma import errors
+from lit_gemma.lit import group_kinds
 from lit_gemma.lit import layouts
 from lit_gemma.models import loading
 from lit_gemma.models import memory_budget
@@ -72,6 +73,11 @@ class ServerConfig:
       after start, so the first click is fast.
     part_columns: serve `NAME_parts`, data-table columns of each template
       part's share of salience, computed in the background (lit/columns/part_shares.py).
+    method_groups: the extra model groups served beside each model (see
+      lit/group_kinds.py): faithful and contrastive maps the UI selects.
+    verdict_columns: compute every datapoint's verdict columns
+      (`NAME_verdicts`) in the background after the warm-up (else only
+      the rows a request asks for).
     near_duplicate_columns: the hygiene columns of tuning sets include near
       duplicates by the model's hidden states (one forward pass per query
       as the app starts; the text columns are always there).
@@ -104,6 +110,8 @@ class ServerConfig:
   data_root: str | None = None
   warm_up: bool = True
   part_columns: bool = False
+  method_groups: tuple[str, ...] = group_kinds.DEFAULT
+  verdict_columns: bool = False
   near_duplicate_columns: bool = False
   team_mode: bool = False
   max_request_bytes: int = limits.DEFAULT_MAX_REQUEST_BYTES
@@ -119,6 +127,7 @@ class ServerConfig:
   def __post_init__(self):
     object.__setattr__(self, "models", tuple(tuple(m) for m in self.models))
     object.__setattr__(self, "allowed_hosts", tuple(self.allowed_hosts))
+    object.__setattr__(self, "method_groups", tuple(self.method_groups))
     if self.datasets is not None:
       object.__setattr__(self, "datasets",
                          tuple(tuple(d) for d in self.datasets))
@@ -172,6 +181,10 @@ class ServerConfig:
           f"in --max_length={self.max_length}; make --max_length larger")
     if self.max_examples is not None:
       _whole("--max_examples", self.max_examples, 1)
+    try:
+      group_kinds.check(self.method_groups)
+    except ValueError as e:
+      raise ConfigError(f"--method_groups: {e}") from None
     if self.precision not in loading.PRECISIONS:
       raise ConfigError(f"--precision={self.precision}: expected one of "
                         f"{', '.join(loading.PRECISIONS)}")

@@ -43,6 +43,9 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS
       data_root=flag_values["data_root"].value or None,
       warm_up=flag_values["warm_up"].value,
       part_columns=flag_values["part_columns"].value,
+      method_groups=tuple(
+          g for g in flag_values["method_groups"].value or () if g != "none"),
+      verdict_columns=flag_values["verdict_columns"].value,
       near_duplicate_columns=flag_values["near_duplicate_columns"].value,
       team_mode=flag_values["team_mode"].value,
       max_request_bytes=flag_values["max_request_bytes"].value,
@@ -131,6 +134,18 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
       "part_columns", defaults.part_columns,
       "Add data-table columns with each template part's share of salience "
       "(model NAME_parts), computed in the background.",
+      flag_values=flag_values)
+  flags.DEFINE_list(
+      "method_groups", list(defaults.method_groups),
+      "Model groups served beside each model for faithful and contrastive "
+      "maps (NAME_contrast, NAME_loo, NAME_loo_contrast, NAME_loo_word, "
+      "NAME_ig); 'none' for none.",
+      flag_values=flag_values)
+  flags.DEFINE_bool(
+      "verdict_columns", defaults.verdict_columns,
+      "Compute each datapoint's verdict columns (model NAME_verdicts) in "
+      "the background after start (else only the rows a request asks "
+      "for).",
       flag_values=flag_values)
   flags.DEFINE_bool(
       "near_duplicate_columns", defaults.near_duplicate_columns,

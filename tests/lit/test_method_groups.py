@@ -39,7 +39,7 @@ def live(tiny_lm, tmp_path_factory):
                             ROWS)
   config = config_lib.ServerConfig(
       models=(("tiny", "unused"),), datasets=(("d", str(data)),),
-      max_length=128, max_new_tokens=4, warm_up=False)
+      max_length=128, max_new_tokens=4, warm_up=False, verdict_columns=True)
   app = served.Served(build.build_app(config, lms={"tiny": tiny_lm}))
   app.app.jobs.wait_s = WAIT_S
   yield app
@@ -109,6 +109,9 @@ def test_long_work_answers_409_then_the_map(live, tiny_lm):
 
 
 def test_verdict_columns_equal_the_deletion_test(live, tiny_lm):
+  (worker,) = live.app.column_workers  # --verdict_columns: every row
+  worker.join(timeout=WAIT_S)
+  assert not worker.is_alive()
   examples = ok(live.url, "/get_dataset", dataset_name="d")
   preds = ok(live.url, "/get_preds", {"inputs": examples},
              model="tiny_verdicts", dataset_name="d",

@@ -5,8 +5,9 @@ and sufficient its top segments are, and how it ranks against ablation.
 For each datapoint's target (its `target`, else its `response`, else the
 model's response: what Sequence Salience offers to explain) and each
 (method, granularity) of `CHECKS`, the columns
-`METHOD_GRANULARITY_vs_random` (1: better than random, 0: not),
-`..._gain` (nats over the random draws' median), `..._comprehensiveness`,
+`METHOD_GRANULARITY_vs_random` (1: better than random, 0: not; just
+`loo_word_vs_random` where the method names its granularity), `..._gain`
+(nats over the random draws' median), `..._comprehensiveness`,
 `..._sufficiency` and `..._spearman` are explain/faithfulness.py's verdict,
 with the CLI's defaults (`explain --check`: k a fifth of the segments and
 at least 2, 20 draws, seed 0), so the numbers equal
@@ -34,6 +35,7 @@ from lit_gemma import errors
 from lit_gemma import explain as explain_lib
 from lit_gemma import fields
 from lit_gemma.explain import faithfulness
+from lit_gemma.explain import registry
 from lit_gemma.lit import jobs as jobs_lib
 from lit_gemma.lit.columns import base
 from lit_gemma.lit.columns import foreground
@@ -53,6 +55,10 @@ def verdicts_name(name: str) -> str:
 
 
 def column(method: str, granularity: str, metric: str) -> str:
+  """`loo_word_gain`, `grad_l2_word_gain`: the granularity is named unless
+  the method has it in its own name."""
+  if registry.get(method).granularity == granularity:
+    return f"{method}_{metric}"
   return f"{method}_{granularity}_{metric}"
 
 

@@ -150,9 +150,9 @@ class Explanation:
     if not registry.is_signed(method):
       colours = "darker: more salient"
     elif registry.get(method).support_sign > 0:
-      colours = "pink < 0 < blue-green (relied on)"
+      colours = "blue-green: the target relies on it, pink: against it"
     else:
-      colours = "pink (relied on) < 0 < blue-green"
+      colours = "pink: the target relies on it, blue-green: against it"
     versus = f" rather than {quoted(self.foil, 30)}" if self.foil else ""
     return (f"{method} by {granularity} for {quoted(self.explained_text, 40)}"
             f" (outlined){versus}; {colours}")

@@ -111,6 +111,19 @@ class MethodSalienceModel(model_groups.GroupMember):
     return out
 
 
+class GroupGeneration(model_groups.GenerationModel):
+  """The group's generation model (the same responses as `NAME`'s, from
+  the response cache), described by what the group's maps are."""
+
+  def __init__(self, lm, settings, response_cache,
+               kind: group_kinds.GroupKind):
+    super().__init__(lm, settings, response_cache)
+    self.kind = kind
+
+  def description(self) -> str:
+    return f"{super().description()}; its salience: {self.kind.description}"
+
+
 def groups(name: str, lm: lm_lib.GemmaLM, settings,
            response_cache: response_cache_lib.ResponseCache | None,
            suffixes: Sequence[str], jobs: jobs_lib.Jobs
@@ -120,7 +133,7 @@ def groups(name: str, lm: lm_lib.GemmaLM, settings,
   for suffix in group_kinds.check(suffixes):
     kind = group_kinds.KINDS[suffix]
     group = group_kinds.group_name(name, suffix)
-    out[group] = model_groups.GenerationModel(lm, settings, response_cache)
+    out[group] = GroupGeneration(lm, settings, response_cache, kind)
     out[fields.tokenizer_name(group)] = model_groups.TokenizerModel(
         lm, settings)
     out[fields.salience_name(group)] = MethodSalienceModel(lm, settings,

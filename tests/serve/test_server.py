@@ -132,6 +132,8 @@ def test_flag_defaults():
      "--salience_cache_mb=-1: must be a whole number >= 0"),
     (dict(max_request_bytes=10),
      "--max_request_bytes=10: must be a whole number >= 1024"),
+    (dict(method_groups=("loo", "shap")),
+     "--method_groups: unknown method group(s) ['shap']; known: contrast,"),
 ])
 def test_bad_settings_are_refused_with_the_flag(kw, message):
   with pytest.raises(config_lib.ConfigError) as e:

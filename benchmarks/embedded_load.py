@@ -24,7 +24,7 @@ _CHILD = """
 import json, resource, sys, time
 t0 = time.monotonic()
 import lit_gemma
-from lit_gemma import sources
+from lit_gemma.models import sources
 t1 = time.monotonic()
 sources.load_causal_lm("embedded")
 t2 = time.monotonic()

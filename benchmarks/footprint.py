@@ -42,7 +42,7 @@ INSTALL_FILES = ("Makefile", "pyproject.toml", "constraints.txt",
 IMPORT = (
     "import resource, sys, time\n"
     "start = time.monotonic()\n"
-    "from lit_gemma import loading\n"
+    "from lit_gemma.models import loading\n"
     "loading.model_stack()\n"
     "import keras_hub\n"
     "seconds = time.monotonic() - start\n"

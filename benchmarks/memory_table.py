@@ -2,7 +2,8 @@
 
   python benchmarks/memory_table.py [--measure]
 
-Prints, from architecture arithmetic (lit_gemma/models/memory_estimates.py):
+Prints, from architecture arithmetic (lit_gemma/models/memory_estimates.py)
+on each family's sizes (lit_gemma/models/families/):
 weights, kept activations and embedding gradients for one text of 1k, 8k
 and 32k tokens, in float32 and bfloat16; then the smallest
 `--distribution` that fits on a 16/24/40/80 GiB device at 8k tokens, under
@@ -18,7 +19,9 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from lit_gemma.models import families  # noqa: E402
 from lit_gemma.models import memory_estimates as m  # noqa: E402
+from lit_gemma.models.families import gemma3, gemma4  # noqa: E402
 
 TOKENS = (1024, 8192, 32768)
 DEVICES = (16, 24, 40, 80)
@@ -33,14 +36,14 @@ def weights_table() -> None:
   print("Weights (GiB) and parameter counts")
   print(f"{'model':18s} {'params':>15s} {'keras-hub':>15s} "
         f"{'float32':>8s} {'bfloat16':>8s}")
-  for size in m.SIZES:
-    hub = m.KERAS_HUB_PARAMS.get(size.name)
+  for size in families.sizes():
+    hub = gemma3.KERAS_HUB_PARAMS.get(size.name)
     print(f"{size.name:18s} {size.parameter_count():15,d} "
           f"{(f'{hub:,d}' if hub else '-'):>15s} "
           f"{_gib(m.weight_bytes(size, 'float32'))} "
           f"{_gib(m.weight_bytes(size, 'bfloat16'))}"
           f"{'  *' if not size.exact else ''}")
-  print("  * " + m.GEMMA4[0].note)
+  print("  * " + gemma4.SIZES[0].note)
 
 
 def activations_table() -> None:
@@ -49,7 +52,7 @@ def activations_table() -> None:
   header = " ".join(f"{f'{t // 1024}k {SHORT[p]}':>17s}" for t in TOKENS
                     for p in ("float32", "bfloat16"))
   print(f"{'model':18s} {header} {'grads 1k/8k/32k':>24s}")
-  for size in m.SIZES:
+  for size in families.sizes():
     cells = []
     for tokens in TOKENS:
       for precision in ("float32", "bfloat16"):
@@ -71,7 +74,7 @@ def distribution_table(tokens: int = 8192) -> None:
     header = " ".join(f"{f'{g} GiB {SHORT[p]}':>17s}" for g in DEVICES
                       for p in ("float32", "bfloat16"))
     print(f"{'model':18s} {header}")
-    for size in m.SIZES:
+    for size in families.sizes():
       cells = [m.needed_distribution(size, tokens, p, g, scores)
                for g in DEVICES for p in ("float32", "bfloat16")]
       print(f"{size.name:18s} " + " ".join(f"{c:>17s}" for c in cells))
@@ -83,7 +86,7 @@ def measure_embedded() -> None:
   causal_lm, _ = sources.load_causal_lm(sources.EMBEDDED)
   total = sum(v.value.nbytes for v in causal_lm.backbone.weights)
   print(f"\nembedded 270M measured: {total:,d} bytes of weights; table: "
-        f"{m.weight_bytes(m.GEMMA3[0], 'float32'):,d}")
+        f"{m.weight_bytes(gemma3.SIZES[0], 'float32'):,d}")
 
 
 def main() -> None:

@@ -27,17 +27,16 @@ import os
 import sys
 import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from lit_gemma.serve import config as config_lib
-from lit_gemma.lit import datasets as datasets_lib
-from lit_gemma.models import distribution as distribution_lib
 from lit_gemma import errors
 from lit_gemma.models import loading
 from lit_gemma.models import memory_budget
 from lit_gemma.models import native_logs
 from lit_gemma.serve import dev_server as serving
+from lit_gemma.serve import settings as settings_lib
 
 with warnings.catch_warnings():
   # LIT imports tqdm's notebook bar, which warns without ipywidgets; no
@@ -53,8 +52,13 @@ PORT_PLACEHOLDER = "%PORT%"
 PROXY_URL_ENV = "LIT_PROXY_URL"
 
 PROG = config_lib.PROG
-_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(
-    config_lib.ServerConfig))
+# The server's settings, as keywords of `show` (and `config`); the model
+# ones also of `load_model`.
+SETTINGS = frozenset(f.name for f, _ in settings_lib.of(config_lib.ServerConfig))
+MODEL_SETTINGS = frozenset(
+    f.name for f in dataclasses.fields(loading.ModelSettings)) & SETTINGS
+_SHOW_KEYWORDS = frozenset(
+    ("lms", "height", "proxy_url", "render", "response_cache"))
 _live: set["Widget"] = set()
 
 
@@ -181,39 +185,22 @@ def stop_all() -> None:
 atexit.register(stop_all)
 
 
-def load_model(source: str = "embedded", precision: str = "float32",
-               distribution: str = "none"):
+def load_model(source: str = "embedded", **settings):
   """Loads a Gemma once for `show(lms=...)` and `explain`, as `launch.py`
   does: compiled programs kept on disk for the next kernel, no start-up
-  chatter of the native libraries in the cell, a bad source as one line
-  (StartError). `distribution="model_parallel[:N]"` splits the weights
-  over N of the runtime's accelerators (a TPU's cores, several GPUs)."""
+  chatter of the native libraries in the cell, a bad source or setting as
+  one line (StartError). Takes the server's model settings as keywords
+  (MODEL_SETTINGS: precision, batch_size, ...);
+  `distribution="model_parallel[:N]"` splits the weights over N of the
+  runtime's accelerators (a TPU's cores, several GPUs)."""
   try:
-    if precision not in loading.PRECISIONS:
-      raise errors.ConfigError(f"precision={precision!r}: expected one of "
-                               f"{', '.join(loading.PRECISIONS)}")
-    distribution_lib.parse(distribution, "distribution")
+    settings_lib.refuse_unknown(settings, MODEL_SETTINGS, "keyword")
+    for name, value in settings.items():
+      settings_lib.accept_one(config_lib.ServerConfig, name, value)
     with native_logs.native_chatter_dropped():
-      return loading.load_model(source, loading.ModelSettings(
-          precision=precision, distribution=distribution))
+      return loading.load_model(source, loading.ModelSettings(**settings))
   except errors.UserError as e:
     raise StartError(str(e)) from None
-
-
-def _pairs(value: Mapping[str, str] | Sequence[Any] | str, what: str
-           ) -> tuple[tuple[str, str], ...]:
-  """{name: source} or [(name, source)] or "NAME:SOURCE,..." -> pairs."""
-  if isinstance(value, str):
-    parse = (config_lib.parse_models_flag if what == "models"
-             else datasets_lib.parse_datasets_flag)
-    return tuple(parse(value))
-  if isinstance(value, Mapping):
-    return tuple((str(k), str(v)) for k, v in value.items())
-  pairs = tuple(tuple(p) for p in value)
-  for pair in pairs:
-    if len(pair) != 2:
-      raise errors.ConfigError(f"{what}: {pair!r} is not a (name, value) pair")
-  return pairs
 
 
 def _models_of(lms: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -231,26 +218,27 @@ def _models_of(lms: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
 def config(models=None, datasets=None, *, lms: Mapping[str, Any] | None = None,
            **settings) -> config_lib.ServerConfig:
   """The `ServerConfig` `show` serves: models default to `lms`' names and
-  sources (else gemma:embedded), the port to a free one."""
-  unknown = sorted(set(settings) - _CONFIG_FIELDS)
-  if unknown:
-    raise errors.ConfigError(
-        f"unknown setting {unknown[0]!r}; settings are "
-        f"{', '.join(sorted(_CONFIG_FIELDS - {'models', 'datasets'}))}")
-  if models is None:
-    models = _models_of(lms) if lms else config_lib.DEFAULT_MODELS[0]
+  sources (else the server's default), the port to a free one, and memory
+  is planned for a notebook."""
+  settings_lib.refuse_unknown(settings, SETTINGS)
+  if models is not None:
+    settings["models"] = models
+  elif lms:
+    settings["models"] = _models_of(lms)
   if datasets is not None:
-    settings["datasets"] = _pairs(datasets, "datasets")
+    settings["datasets"] = datasets
   settings.setdefault("port", 0)
-  models = _pairs(models, "models")
   if not settings.get("team_mode"):  # A notebook's own memory budget.
+    models = settings_lib.accept_one(
+        config_lib.ServerConfig, "models",
+        settings.get("models", config_lib.ServerConfig.models))
     plan = memory_budget.plan(
         "notebook", settings.get("memory_budget_gb"),
         tuple(source for _, source in models),
-        settings.get("precision", "float32"))
+        settings.get("precision", config_lib.ServerConfig.precision))
     settings.setdefault("max_length", plan.max_length)
     settings.setdefault("salience_cache_mb", plan.salience_cache_mb)
-  return config_lib.ServerConfig(models=models, **settings)
+  return config_lib.ServerConfig(**settings)
 
 
 def show(models=None, datasets=None, *, lms: Mapping[str, Any] | None = None,
@@ -269,14 +257,15 @@ def show(models=None, datasets=None, *, lms: Mapping[str, Any] | None = None,
       kernel's port, with %PORT% in it (e.g. "/proxy/%PORT%/").
     render: show the UI now (else call `render()`).
     response_cache: a `ResponseCache` (default: the one in $LIT_GEMMA_CACHE).
-    **settings: other `ServerConfig` fields (max_examples, max_new_tokens,
-      host, port, warm_up, ...).
+    **settings: the server's settings, named as its flags are (listed
+      below).
 
   Returns:
     The serving `Widget`; `stop()` it when done.
 
   Raises:
-    StartError: bad settings, data or model source (one line).
+    StartError: bad settings, data or model source (one line); an unknown
+      keyword is named with the accepted ones.
   """
   # The names a notebook's proxy sends (Colab's
   # googleusercontent.com pages; a Jupyter proxy's host is not known here,
@@ -286,6 +275,7 @@ def show(models=None, datasets=None, *, lms: Mapping[str, Any] | None = None,
   elif proxy_url or os.environ.get(PROXY_URL_ENV):
     settings.setdefault("allowed_hosts", ("*",))
   try:
+    settings_lib.refuse_unknown(settings, SETTINGS | _SHOW_KEYWORDS, "keyword")
     served = config(models, datasets, lms=lms, **settings)
     app = build.build_app(served, lms=lms,
                                 response_cache=response_cache)
@@ -296,3 +286,9 @@ def show(models=None, datasets=None, *, lms: Mapping[str, Any] | None = None,
   if render:
     widget.render()
   return widget
+
+
+show.__doc__ += (
+    "\n  Server settings (keywords; the flags of launch.py, same names):\n"
+    + settings_lib.keyword_docs(config_lib.ServerConfig,
+                                skip=("models", "datasets")))

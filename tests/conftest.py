@@ -18,6 +18,15 @@ def embedded_lm():
 
 
 @pytest.fixture(scope="session")
+def embedded_gemma(embedded_lm):
+  """A GemmaLM over the real embedded model with default settings, shared
+  by every test module: its compiled programs are made once a session."""
+  from lit_gemma.models import lm as lm_lib  # pylint: disable=g-import-not-at-top
+
+  return lm_lib.GemmaLM(embedded_lm)
+
+
+@pytest.fixture(scope="session")
 def tiny_presets(tmp_path_factory):
   """Tiny random Gemma, Gemma 2 and Gemma 3 saved as keras-hub preset
   folders: {family: folder}."""

@@ -197,7 +197,8 @@ def test_a_bad_start_is_one_line(case, tiny_presets, tmp_path):
                            f"model source '{tmp_path / 'nothing'}': no such"),
       "unknown_setting": (dict(models={"tiny": preset}, datasets={},
                                max_new_token=8),
-                          "unknown setting 'max_new_token'"),
+                          "unknown keyword 'max_new_token' (did you mean 'max_new_tokens'?); "
+                          "accepted: allowed_hosts, batch_size,"),
   }[case]
   with pytest.raises(notebook.StartError) as raised:
     notebook.show(render=False, warm_up=False, **show_args)

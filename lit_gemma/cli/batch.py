@@ -17,8 +17,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import sys
-import time
 from collections.abc import Sequence
 
 from lit_gemma.prompts import files
@@ -26,6 +24,7 @@ from lit_gemma.lit import datasets
 from lit_gemma import errors
 from lit_gemma import explain as explain_lib
 from lit_gemma import fields
+from lit_gemma import progress
 from lit_gemma.prompts import parts as parts_lib
 
 
@@ -62,44 +61,6 @@ def read_done(path: str) -> set[str]:
   return done
 
 
-class Progress:
-  """A progress bar on stderr: count, rate and ETA; in a log (not a
-  terminal) one line every `every_s` seconds and at the end."""
-
-  def __init__(self, total: int, done: int, stream=None, every_s=10.0):
-    self.total, self.done, self.new = total, done, 0
-    self.stream = stream or sys.stderr
-    self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-    self.start = self.last = time.monotonic()
-    self.every_s = every_s
-
-  def line(self) -> str:
-    elapsed = max(time.monotonic() - self.start, 1e-9)
-    rate = self.new / elapsed
-    left = self.total - self.done
-    eta = f"{int(left / rate // 60)}:{int(left / rate % 60):02d}" if (
-        rate > 0) else "?"
-    filled = int(20 * self.done / max(self.total, 1))
-    return (f"batch [{'#' * filled}{'.' * (20 - filled)}] {self.done}/"
-            f"{self.total} {rate:.2f} ex/s ETA {eta}")
-
-  def advance(self, n: int) -> None:
-    self.done += n
-    self.new += n
-    now = time.monotonic()
-    if self.tty:
-      self.stream.write("\r" + self.line())
-    elif now - self.last >= self.every_s or self.done == self.total:
-      self.stream.write(self.line() + "\n")
-      self.last = now
-    self.stream.flush()
-
-  def finish(self) -> None:
-    if self.tty:
-      self.stream.write("\n")
-      self.stream.flush()
-
-
 @dataclasses.dataclass
 class Summary:
   written: int = 0
@@ -129,7 +90,8 @@ def run(backend, dataset_path: str, out_path: str, *,
   done = read_done(out_path)
   todo = [i for i in mine if ids[i] not in done]
   summary = Summary(skipped=len(mine) - len(todo))
-  progress = Progress(len(mine), summary.skipped, progress_stream)
+  shown = progress.bar("batch", len(mine), done=summary.skipped, unit="ex",
+                       stream=progress_stream)
   fd = os.open(out_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
   try:
     for start in range(0, len(todo), backend.batch_size):
@@ -141,10 +103,10 @@ def run(backend, dataset_path: str, out_path: str, *,
         _append(fd, record)
         summary.written += 1
         summary.failed += "error" in record
-      progress.advance(len(chunk))
+      shown.update(len(chunk))
   finally:
     os.close(fd)
-    progress.finish()
+    shown.close()
   return summary
 
 

@@ -21,7 +21,7 @@ from lit_gemma.lit import datasets
 from lit_gemma import explain as explain_lib
 from lit_gemma import fields
 from lit_gemma.prompts import parts as parts_lib
-from lit_gemma.explain import report
+from lit_gemma import html_page
 from lit_gemma.explain import segments as segments_lib
 
 
@@ -158,12 +158,11 @@ def html(found: Sequence[Group], method: str) -> str:
   """The tables, with each template's coloured parts, as one HTML file."""
   body = []
   for number, group in enumerate(found, 1):
-    body.append(f"<h2 style=\"font-size:16px\">"
-                f"{report.html.escape(_title(number, group))}</h2>")
-    body.append(report.table_html(["part", *group.template_ids, "change"],
-                                  [_format_row(r) for r in group.rows()]))
+    body.append(html_page.section(_title(number, group)))
+    body.append(html_page.table(["part", *group.template_ids, "change"],
+                                [_format_row(r) for r in group.rows()]))
     for template_id, exp in group.explanations.items():
-      body.append(f"<p>{report.html.escape(template_id)}</p>"
-                  + exp.to_html(segments_lib.PART, method))
-  return report.html_page(f"lit-gemma compare: {method} by prompt part",
-                          "".join(body))
+      body.append(html_page.paragraph(
+          template_id, exp.to_html(segments_lib.PART, method)))
+  return html_page.page(f"lit-gemma compare: {method} by prompt part",
+                        "".join(body))

@@ -11,27 +11,12 @@ A bad file prints one line (`file:LINE: message`) and exits with status 2.
 
 import argparse
 import sys
-import time
 from collections.abc import Sequence
 
 from lit_gemma import errors
+from lit_gemma import progress
 from lit_gemma.tuning import hygiene
 from lit_gemma.tuning import report as report_lib
-
-def progress_lines(stream, every_s: float = 10.0):
-  """A `progress(done, total)` that writes a line to `stream` every
-  `every_s` seconds and at the end (a 1,000-row set takes minutes)."""
-  last = [time.monotonic()]
-
-  def report(done: int, total: int) -> None:
-    now = time.monotonic()
-    if done == total or now - last[0] >= every_s:
-      stream.write(f"lit-gemma hygiene: model vectors {done}/{total} "
-                   "queries\n")
-      stream.flush()
-      last[0] = now
-  return report
-
 
 def load_lm(source: str):
   """The model for near duplicates, from the model layer."""
@@ -66,7 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     lm = None if args.no_model else load_lm(args.model)
     report = hygiene.build(args.dataset, args.eval_set, lm=lm,
                            threshold=args.threshold,
-                           progress=progress_lines(sys.stderr))
+                           progress=progress.callback(
+                               "lit-gemma hygiene: model vectors",
+                               unit=" queries"))
   except errors.UserError as e:  # A bad file or model source: one line.
     print(f"lit-gemma hygiene: {' '.join(str(e).split())}", file=sys.stderr)
     return 1

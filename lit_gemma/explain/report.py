@@ -1,18 +1,18 @@
 """Explanations as a terminal shows them (ANSI colours, or plain text when
-the output is not a terminal) and as one self-contained HTML file.
+the output is not a terminal) and as one self-contained HTML file
+(html_page.py).
 
 The colours are the UI's (render.py): a segment's background is the chip
 colour LIT gives its score, in 24-bit ANSI; the explained segments are
-underlined instead. The HTML has inline styles only and no external URL,
-so a report attached to a review opens offline.
+underlined instead.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from lit_gemma import html_page
 from lit_gemma.explain import render
 from lit_gemma.explain import segments as segments_lib
 from lit_gemma.explain import registry
@@ -66,27 +66,6 @@ def text(exp: "explain_lib.Explanation", granularity: str,
   return "\n\n".join(blocks) + "\n"
 
 
-def html_page(title: str, body: str) -> str:
-  """A whole HTML document around `body`, with no external resource."""
-  return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-          f"<title>{html.escape(title)}</title></head>"
-          "<body style=\"font-family:Arial,sans-serif;margin:16px\">"
-          f"<h1 style=\"font-size:18px\">{html.escape(title)}</h1>"
-          f"{body}</body></html>\n")
-
-
-def table_html(header: Sequence[str], rows: Sequence[Sequence]) -> str:
-  cell = "border:1px solid #dadce0;padding:2px 8px;text-align:left"
-  out = ["<table style=\"border-collapse:collapse;margin:8px 0\"><tr>"]
-  out += [f"<th style=\"{cell}\">{html.escape(str(h))}</th>" for h in header]
-  out.append("</tr>")
-  for row in rows:
-    out.append("<tr>" + "".join(f"<td style=\"{cell}\">"
-                                f"{html.escape(str(v))}</td>" for v in row)
-               + "</tr>")
-  return "".join(out) + "</table>"
-
-
 VERDICT_HEADER = ("method", "granularity", "k", "top-k drop",
                   "random 90th pct", "verdict", "gain over random",
                   "comprehensiveness (AOPC)", "sufficiency (AOPC)",
@@ -110,10 +89,10 @@ def verdict_row(f) -> tuple:
 def html_report(exp: "explain_lib.Explanation", granularity: str,
                 methods: Sequence[str]) -> str:
   """One self-contained HTML file: each method's map, then the checks."""
-  body = [f"<p>{html.escape(exp.caption(granularity, m))}</p>"
-          + exp.to_html(granularity, m) for m in methods]
+  body = [html_page.paragraph(exp.caption(granularity, m),
+                              exp.to_html(granularity, m)) for m in methods]
   if exp.faithfulness:
-    body.append("<h2 style=\"font-size:16px\">Faithfulness</h2>" + table_html(
+    body.append(html_page.section("Faithfulness") + html_page.table(
         VERDICT_HEADER, [verdict_row(f) for f in exp.faithfulness]))
-  return html_page(f"lit-gemma: salience of {exp.explained_text!r}",
-                   "".join(body))
+  return html_page.page(f"lit-gemma: salience of {exp.explained_text!r}",
+                        "".join(body))

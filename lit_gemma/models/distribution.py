@@ -4,7 +4,7 @@
 sets a `keras.distribution.ModelParallel` on a (1, N) device mesh with axes
 ("batch", "model") (Keras reads the first axis as the batch axis; one
 replica keeps every request's batch whole) before any preset loads, so each
-weight is created already split as `layout_maps` says. The salience engine
+weight is created already split as `sharding.py` says. The salience engine
 and keras-hub's generation jit-compile over those weights, and `jax.jit`
 follows its inputs' shardings: nothing else changes to run on the mesh.
 

@@ -25,6 +25,35 @@ def build(task_cls, backbone, tokenizer, **kwargs):
   return task
 
 
+def from_preset(task_cls, preset: str, backbone, tokenizer):
+  """A `task_cls` over `backbone`, as keras-hub's `from_preset` builds it
+  from `preset`: the class its `task.json` names (when that is a
+  `task_cls`) with the task-level settings saved there (Gemma 4's
+  `final_logit_cap`), else `task_cls` with its defaults; no preprocessor.
+  Gemma's tasks hold no weights beyond the backbone's.
+
+  Raises:
+    ValueError: `task.json` names a class Keras does not know.
+  """
+  import keras  # pylint: disable=g-import-not-at-top
+  from keras_hub.src.utils import preset_utils  # pylint: disable=g-import-not-at-top
+
+  task_file = preset_utils.TASK_CONFIG_FILE
+  if not preset_utils.check_file_exists(preset, task_file):
+    return build(task_cls, backbone, tokenizer)
+  saved = preset_utils.load_json(preset, task_file)
+  name = saved.get("registered_name")
+  named = keras.saving.get_registered_object(name) if name else None
+  if named is None:
+    raise ValueError(f"its {task_file} names the class {name!r}, which "
+                     "keras-hub does not know")
+  if not (isinstance(named, type) and issubclass(named, task_cls)):
+    return build(task_cls, backbone, tokenizer)
+  settings = {key: value for key, value in saved.get("config", {}).items()
+              if key not in ("backbone", "preprocessor")}
+  return build(named, backbone, tokenizer, **settings)
+
+
 def tokenizer_of(task):
   """The tokenizer of a task from `build` (or of its preprocessor, for a
   task a caller built with one)."""

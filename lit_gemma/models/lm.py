@@ -27,8 +27,8 @@ import keras_hub
 import numpy as np
 import sentencepiece
 
-from lit_gemma.prompts import chat_formats
 from lit_gemma import errors
+from lit_gemma.models import families
 from lit_gemma.models import memory_budget
 from lit_gemma.models import gate
 from lit_gemma.models import sources
@@ -161,6 +161,7 @@ class GemmaLM:
     self.stop_ids += end_of_turn_ids(self._sp)
     self._scorer = None  # Built on the first score (a compiled step).
     self._paths = None  # Built on the first path or contrastive map.
+    families.register_forwards()
     self.engine = engine_lib.SalienceEngine(
         causal_lm.backbone, pad_id=self.pad_id, kept_bytes=kept_bytes,
         max_batch=max_batch,
@@ -169,8 +170,9 @@ class GemmaLM:
     self._generate_max_new = None
     self._table = np.asarray(_token_table(causal_lm.backbone).embeddings
                              .value)  # a view, not a copy
-    # The turn markers this model's chat prompts use (prompts/chat_formats.py).
-    self.chat_format = chat_formats.of_model(causal_lm)
+    # The turn markers this model's chat prompts use (its family's record;
+    # the engine above refused a backbone no family names).
+    self.chat_format = families.of_backbone(causal_lm.backbone).chat_format
     self._lock = threading.Lock()
 
   @classmethod

@@ -17,9 +17,9 @@ pick a prompt limit that fits the machine. Each mode gets a default budget
 
 Of a budget B, `HEADROOM` (70%) is planned: the Cloud Run worker measured
 10.5 GiB at peak where its parts add up to about 7.5 GiB (malloc's
-fragmentation, README "Cloud Run"). Planned are, for a model of the
-memory_estimates.py table (the embedded 270M in float32 in brackets,
-measured by benchmarks/long_prompts.py):
+fragmentation, README "Cloud Run"). Planned are, for a model size of its
+family's record (models/families/; the embedded 270M in float32 in
+brackets, measured by benchmarks/long_prompts.py):
 
   fixed   weights + RUNTIME_BYTES (Python, LIT, compiled programs) [1.0 +
           2.5 GiB; 2.7 GiB RSS measured once loaded]
@@ -55,6 +55,7 @@ from __future__ import annotations
 import dataclasses
 
 from lit_gemma import errors
+from lit_gemma.models import families
 from lit_gemma.models import memory_estimates as estimates
 
 GIB = 1 << 30
@@ -70,9 +71,7 @@ TARGET_CHUNK = 512  # salience/long_text.TARGET_CHUNK
 GENERATION_TOKENS = 16 * 1024  # lm.py: most rows x length per call
 LENGTHS = (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
 FLOOR = 1024
-# Context lengths by name prefix (Gemma 3 270M and 1B read 32k tokens).
-_CONTEXT = (("gemma3_270m", 32768), ("gemma3_1b", 32768), ("gemma3", 131072),
-            ("gemma2", 8192), ("gemma4", 131072))
+EMBEDDED_SIZE = "gemma3_270m"  # the embedded model's row, and the default
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,20 +86,25 @@ class Plan:
 
 
 def _context(size: estimates.Size) -> int:
-  return next(n for prefix, n in _CONTEXT if size.name.startswith(prefix))
+  return families.context_length(size.name) or FLOOR
+
+
+def _embedded() -> estimates.Size:
+  return next(s for s in families.sizes() if s.name == EMBEDDED_SIZE)
 
 
 def size_of(source: str) -> estimates.Size:
-  """The table row of a model source, by name ("embedded", a keras-hub
-  preset); the 270M's for a file or folder (pass --max_length for those)."""
+  """The row of a model source, by name ("embedded", a keras-hub preset),
+  among the families' sizes; the 270M's for a file or folder (pass
+  --max_length for those)."""
   if source == "embedded":
-    source = "gemma3_270m"
+    source = EMBEDDED_SIZE
   name = source.lower().replace("instruct_", "").replace("_en", "")
-  for size in estimates.SIZES:
+  for size in families.sizes():
     family, _, scale = size.name.split()[0].partition("_")
     if name.startswith(family) and f"_{scale}" in name:
       return size
-  return estimates.SIZES[0]
+  return _embedded()
 
 
 def check_budget(value) -> float:
@@ -138,7 +142,7 @@ def plan(mode: str = "local", budget_gb: float | None = None,
   budget = MODES[mode] if budget_gb is None else check_budget(budget_gb)
   if precision not in estimates.BYTES:  # refused later, by the config
     precision = "float32"
-  sizes = [size_of(s) for s in dict.fromkeys(sources)] or [estimates.SIZES[0]]
+  sizes = [size_of(s) for s in dict.fromkeys(sources)] or [_embedded()]
   fixed = RUNTIME_BYTES + sum(estimates.weight_bytes(s, precision)
                               for s in sizes)
   spare = max(0.0, budget * GIB * HEADROOM - fixed)

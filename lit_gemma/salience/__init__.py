@@ -1,7 +1,5 @@
 """The JAX sequence-salience engine for keras-hub Gemma 1-4 and Gemma 3n."""
 
-from lit_gemma.salience import gemma3n  # noqa: F401  (registers its family)
-from lit_gemma.salience import gemma4  # noqa: F401  (registers its family)
 from lit_gemma.salience.engine import SalienceEngine
 from lit_gemma.salience.methods import DEFAULT_METHODS, METHODS
 

@@ -10,8 +10,9 @@ exactly keras-hub's while the weights become explicit, traceable arguments.
 A token enters a model through one or more token-indexed tables (Gemma 4's E
 models and Gemma 3n add a per-layer table), so `embed` returns a tuple of
 raw rows, one per table, and `hidden` takes that tuple. This module holds
-the shared contract, the registry `make_forward` dispatches on, and Gemma
-1-3's class; other families live in their own modules.
+the shared contract, the registry `make_forward` dispatches on (filled
+from the model layer's family records), and Gemma 1-3's class; other
+families' classes live in their own modules.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import keras_hub
 
 from lit_gemma.salience import block_kinds
 from lit_gemma.salience import long_text
@@ -36,7 +36,11 @@ class UnsupportedBackboneError(TypeError):
 
 
 def register(*backbone_classes):
-  """Class decorator: `make_forward` uses the class for these backbones."""
+  """Class decorator: `make_forward` uses the class for these backbones.
+
+  Each model family's record says which forward class its backbone runs;
+  the model layer registers it here (lit_gemma/models/families/).
+  """
 
   def decorate(forward_cls):
     for cls in backbone_classes:
@@ -157,7 +161,6 @@ _block_step = long_text.checkpoint_by_length(
     wrap=block_kinds.jit_per_kind)
 
 
-@register(keras_hub.models.GemmaBackbone, keras_hub.models.Gemma3Backbone)
 class GemmaForward(Forward):
   """Gemma 1, 2 and text-only Gemma 3: one token table scaled by sqrt(d)."""
 

@@ -15,14 +15,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import keras
-import keras_hub
 
 from lit_gemma.salience import forward as forward_lib
 from lit_gemma.salience import long_text
 from lit_gemma.salience.forward import Params, Rows
 
 
-@forward_lib.register(keras_hub.models.Gemma3nBackbone)
 class Gemma3nForward(forward_lib.Forward):
   """Text-only `Gemma3nBackbone`: a main and a per-layer token table."""
 

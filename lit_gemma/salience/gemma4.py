@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import keras_hub
 
 from lit_gemma.salience import forward as forward_lib
 from lit_gemma.salience import block_kinds
@@ -44,7 +43,6 @@ _block_step = long_text.checkpoint_by_length(
     wrap=block_kinds.jit_per_kind)
 
 
-@forward_lib.register(keras_hub.models.Gemma4Backbone)
 class Gemma4Forward(forward_lib.Forward):
   """Text-only `Gemma4Backbone` (dense, E models and mixture of experts)."""
 

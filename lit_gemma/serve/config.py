@@ -1,8 +1,10 @@
 """What a lit-gemma server serves: `ServerConfig`, checked on construction.
 
-The flags (server_flags.py), the notebook's keywords and gunicorn's
-$LIT_GEMMA_FLAGS all end here, so a setting means the same everywhere and
-a bad one is refused in one line naming it before anything is loaded.
+Each field is written once, with its help and its own check
+(settings.py); the flags (config_flags.py), the notebook's keywords and
+gunicorn's $LIT_GEMMA_FLAGS are made from the fields, so a setting means the
+same everywhere and a bad one is refused in one line naming it before
+anything is loaded.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from lit_gemma.lit import caching
@@ -22,10 +24,10 @@ from lit_gemma.lit import layouts
 from lit_gemma.models import loading
 from lit_gemma.models import memory_budget
 from lit_gemma.prompts import name_pairs
+from lit_gemma.serve import settings
 from lit_gemma.web import limits
 
 PROG = "lit-gemma"
-DEFAULT_MODELS = ("gemma:embedded",)
 ConfigError = errors.ConfigError
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -38,172 +40,263 @@ def parse_models_flag(value: str | Sequence[str]) -> tuple[tuple[str, str], ...]
       error=lambda message: ConfigError(f"--models: {message}")))
 
 
-def _whole(flag: str, value, least: int) -> None:
-  if isinstance(value, bool) or not isinstance(value, int) or value < least:
-    raise ConfigError(f"{flag}={value}: must be a whole number >= {least}")
+def _pairs(flag: str, value, parse) -> tuple[tuple[str, str], ...]:
+  """{name: value}, (name, value) pairs, or the flag's `NAME:VALUE,...`
+  (a string or a list of them) -> pairs."""
+  if isinstance(value, str) or (
+      isinstance(value, Sequence) and value and
+      all(isinstance(item, str) for item in value)):
+    return tuple(parse(value))
+  if isinstance(value, Mapping):
+    return tuple((str(k), str(v)) for k, v in value.items())
+  if not isinstance(value, Iterable):
+    raise ConfigError(f"{flag}={value!r}: expected NAME:VALUE,... or "
+                      f"(name, value) pairs")
+  pairs = tuple(tuple(p) if isinstance(p, Sequence) and not isinstance(p, str)
+                else (p,) for p in value)
+  for pair in pairs:
+    if len(pair) != 2:
+      raise ConfigError(f"{flag}: {pair!r} is not a (name, value) pair")
+  return pairs
+
+
+def _models(flag: str, value) -> tuple[tuple[str, str], ...]:
+  models = _pairs(flag, value, parse_models_flag)
+  if not models:
+    raise ConfigError(f"{flag}: no model given (for example "
+                      f"{flag}=gemma:embedded)")
+  seen = set()
+  for name, source in models:
+    if not _NAME.fullmatch(name):
+      raise ConfigError(
+          f"{flag}: model name {name!r} must start with a letter or "
+          f"digit and use only letters, digits, '_', '.' and '-'")
+    if name in seen:
+      raise ConfigError(f"{flag}: model name {name!r} is given twice")
+    if not source:
+      raise ConfigError(f"{flag}: model {name!r} has no source")
+    seen.add(name)
+  return models
+
+
+def _datasets(flag: str, value):
+  if value is None:
+    return None
+  return _pairs(flag, value, datasets_lib.parse_datasets_flag)
+
+
+def _host_names(unused_flag: str, value) -> tuple[str, ...]:
+  """A list of names, or the flag's `NAME,...`."""
+  if isinstance(value, str):
+    return tuple(n.strip() for n in value.split(",") if n.strip())
+  return tuple(value)
+
+
+def _method_groups(flag: str, value) -> tuple[str, ...]:
+  """Group suffixes (group_kinds.py), a list or the flag's `A,B`; 'none'
+  (or nothing) for none."""
+  if isinstance(value, str):
+    value = value.split(",")
+  names = tuple(n.strip() for n in value or () if n.strip()
+                and n.strip() != "none")
+  try:
+    return group_kinds.check(names)
+  except ValueError as e:
+    raise ConfigError(f"{flag}: {e}") from None
+
+
+def _memory_budget(unused_flag: str, value):
+  if value is not None:
+    memory_budget.check_budget(value)
+  return value
+
+
+def _distribution(flag: str, value):
+  distribution_lib.parse(value, flag)  # one line if malformed
+  return value
+
+
+def _data_root(flag: str, value):
+  if value is not None and not os.path.isdir(value):
+    raise ConfigError(f"{flag}={value}: no such folder")
+  return value
+
+
+def _lit_options(unused_flag: str, value):
+  if value.get("data_dir"):
+    raise ConfigError(
+        "--data_dir: LIT's prediction cache pickles its entries and is not "
+        "used here; generated responses are kept in SQLite under "
+        "$LIT_GEMMA_CACHE")
+  return value
+
+
+setting = settings.setting
+whole = settings.whole
 
 
 @dataclasses.dataclass(frozen=True)
 class ServerConfig:
-  """Everything `app_builder.build_app` needs; checked on construction.
+  """Everything `build.build_app` needs; checked on construction.
 
-  Attributes:
-    models: (name, source) pairs; a source is what `sources.check` accepts.
-    datasets: (name, path) pairs; None loads every bundled set.
-    max_examples: keep the first N examples of each dataset (None: all).
-    batch_size: most texts per compiled salience call (and per call of the
-      LIT tokenizer and salience models).
-    generation_batch_size: most prompts per compiled generation call
-      (decoding is memory-bound, so more rows cost little).
-    max_length: most tokens (prompt + target) a request may have (None:
-      what `memory_budget_gb` allows, see models/memory_budget.py).
-    max_new_tokens: most tokens generated per response.
-    salience_cache_mb: most memory (MiB) the salience engine keeps for
-      recently clicked texts, so that another span of one skips the forward
-      pass (see salience/engine.py; None: from `memory_budget_gb`).
-    memory_budget_gb: the memory (GiB) the defaults of max_length and
-      salience_cache_mb are planned for (None: the mode's, 8 locally, 12
-      in team mode; models/memory_budget.py).
-    precision: "float32" or "bfloat16".
-    distribution: "none", or "model_parallel[:N]": weights split over N
-      devices (see models/distribution.py).
-    data_root: the only folder the UI may read datasets from (None: the UI
-      cannot load files).
-    warm_up: compile salience for the common text lengths in the background
-      after start, so the first click is fast.
-    part_columns: serve `NAME_parts`, data-table columns of each template
-      part's share of salience, computed in the background (lit/columns/part_shares.py).
-    method_groups: the extra model groups served beside each model (see
-      lit/group_kinds.py): faithful and contrastive maps the UI selects.
-    verdict_columns: compute every datapoint's verdict columns
-      (`NAME_verdicts`) in the background after the warm-up (else only
-      the rows a request asks for).
-    near_duplicate_columns: the hygiene columns of tuning sets include near
-      duplicates by the model's hidden states (one forward pass per query
-      as the app starts; the text columns are always there).
-    team_mode: a server shared by a team: LIT demo mode, and no request can
-      load models or datasets or read or write files (see web/limits.py).
-    max_request_bytes: largest request body served (413 above it).
-    max_request_inputs: most inputs one request may have (never fewer than
-      the largest loaded dataset has examples).
-    preds_cache_mb: most memory (MiB) of kept predictions (least recently
-      used dropped first).
-    allowed_hosts: host names a local server answers besides loopback ones
-      (`*.example.com` for every name under one; team mode answers all).
-    host, port: where the server listens.
-    page_title, default_layout: LIT page settings.
-    lit_options: other keyword arguments for `lit_nlp.app.LitApp` (LIT's own
-      server flags such as demo_mode or warm_start).
+  Each field is one setting: its help, its flag (config_flags.py makes
+  them) and its own check sit beside it; checks across settings are in
+  `__post_init__`. A notebook's `show(...)` takes the same names.
   """
 
-  models: tuple[tuple[str, str], ...] = (("gemma", "embedded"),)
-  datasets: tuple[tuple[str, str], ...] | None = None
-  max_examples: int | None = None
-  batch_size: int = 8
-  generation_batch_size: int = 16
-  max_length: int | None = None
-  max_new_tokens: int = 64
-  salience_cache_mb: int | None = None
-  memory_budget_gb: float | None = None
-  precision: str = "float32"
-  distribution: str = "none"
-  data_root: str | None = None
-  warm_up: bool = True
-  part_columns: bool = False
-  method_groups: tuple[str, ...] = group_kinds.DEFAULT
-  verdict_columns: bool = False
-  near_duplicate_columns: bool = False
-  team_mode: bool = False
-  max_request_bytes: int = limits.DEFAULT_MAX_REQUEST_BYTES
-  max_request_inputs: int = 256
-  preds_cache_mb: int = caching.DEFAULT_MAX_MB
-  allowed_hosts: tuple[str, ...] = ()
-  host: str = "127.0.0.1"
-  port: int = 5432
-  page_title: str = PROG
-  default_layout: str = layouts.DEFAULT_LAYOUT
-  lit_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  models: tuple[tuple[str, str], ...] = setting(
+      parse_models_flag("gemma:embedded"), flag="list", accept=_models,
+      from_flag=parse_models_flag,
+      help="Models as NAME:SOURCE,... where SOURCE is 'embedded' (Gemma 3 "
+      "270M, shipped with lit-gemma), a .gguf file of a Gemma 3 or Gemma 4 "
+      "text model (g4:/m/gemma-4-E2B-it-Q8_0.gguf), a keras-hub preset "
+      "folder, or a keras-hub preset name of Gemma / Gemma 2 "
+      "(g2:gemma2_2b_en), Gemma 3 (g3:gemma3_instruct_1b), Gemma 3n "
+      "(g3n:gemma3n_e2b_it, text model) or Gemma 4 (g4:gemma4_instruct_2b, "
+      "text model; not the *_assistant drafters).")
+  datasets: tuple[tuple[str, str], ...] | None = setting(
+      None, flag="list", accept=_datasets,
+      from_flag=lambda v: None if v is None else tuple(
+          datasets_lib.parse_datasets_flag(v)),
+      help="Datasets as NAME:PATH,... (.jsonl, .csv, .txt, or a .json/.yaml "
+      "prompt template). Default: every bundled set; empty: none.")
+  max_examples: int | None = setting(
+      None, flag="integer", accept=whole(1, optional=True),
+      help="Keep the first N examples of each dataset.")
+  batch_size: int = setting(
+      8, flag="integer", accept=whole(1),
+      help="Most texts per salience call, and per call of the LIT tokenizer "
+      "and salience models (more: faster on many texts, more memory).")
+  generation_batch_size: int = setting(
+      16, flag="integer", accept=whole(1),
+      help="Most prompts per generation call (decoding is memory-bound, so "
+      "more rows cost little).")
+  max_length: int | None = setting(
+      None, flag="integer", accept=whole(2, optional=True),
+      help="Most tokens (prompt + target) a request may have; longer "
+      "requests are refused with the count. Default: what "
+      f"--memory_budget_gb allows ({memory_budget.plan().max_length} for the "
+      "embedded model locally).")
+  max_new_tokens: int = setting(
+      64, flag="integer", accept=whole(1),
+      help="Most tokens generated per response.")
+  salience_cache_mb: int | None = setting(
+      None, flag="integer", accept=whole(0, optional=True),
+      help="Most memory (MiB) kept for recently clicked texts, so that "
+      "another span of one skips the forward pass (up to twice as fast). "
+      "The newest text is always kept; the embedded "
+      "model keeps about 850 MiB for a 1000-token text (none past 2,048 "
+      "tokens). Default: what --memory_budget_gb allows.")
+  memory_budget_gb: float | None = setting(
+      None, flag="float", accept=_memory_budget,
+      help="Memory (GiB) the defaults of --max_length and "
+      "--salience_cache_mb are planned for (default: "
+      f"{memory_budget.MODES['local']:g} locally, "
+      f"{memory_budget.MODES['team']:g} with --team_mode, "
+      f"{memory_budget.MODES['notebook']:g} in a notebook; see the README's "
+      "\"Long prompts\").")
+  precision: str = setting(
+      "float32", flag="enum", choices=loading.PRECISIONS,
+      accept=settings.one_of(loading.PRECISIONS),
+      help="Model weights precision (bfloat16: half the memory; the "
+      "salience goals are measured in float32).")
+  distribution: str = setting(
+      "none", flag="string", accept=_distribution,
+      help="'none', or 'model_parallel[:N]': split the weights, salience "
+      "and generation over N devices (default: all JAX sees).")
+  data_root: str | None = setting(
+      None, flag="string", accept=_data_root,
+      from_flag=lambda v: v or None,
+      help="The only folder the UI's dataset loader may read (relative "
+      "paths start there). Without it the UI cannot load files.")
+  warm_up: bool = setting(
+      True, flag="bool",
+      help="Compile salience for the datasets' common text lengths in the "
+      "background after start, so the first click is fast.")
+  part_columns: bool = setting(
+      False, flag="bool",
+      help="Add data-table columns with each template part's share of "
+      "salience (model NAME_parts), computed in the background.")
+  method_groups: tuple[str, ...] = setting(
+      group_kinds.DEFAULT, flag="list", accept=_method_groups,
+      from_flag=lambda v: () if v is None else v,
+      help="Model groups served beside each model for faithful and "
+      "contrastive maps: NAME_contrast, NAME_loo, NAME_loo_contrast, "
+      "NAME_loo_word, NAME_ig (default: all; 'none' for none).")
+  verdict_columns: bool = setting(
+      False, flag="bool",
+      help="Compute every datapoint's verdict columns (model NAME_verdicts: "
+      "is each map better than random deletions) in the background after "
+      "the warm-up; otherwise only the rows a request asks for.")
+  near_duplicate_columns: bool = setting(
+      False, flag="bool",
+      help="Add a near_duplicate column to tuning sets (the model's hidden "
+      "states; one forward pass per query at start; the text columns are "
+      "always there).")
+  team_mode: bool = setting(
+      False, flag="bool",
+      help="Serve a team: LIT demo mode; the endpoints that load models or "
+      "datasets or read or write files answer 403.")
+  max_request_bytes: int = setting(
+      limits.DEFAULT_MAX_REQUEST_BYTES, flag="integer", accept=whole(1024),
+      help="Largest request body served; larger ones are answered with 413.")
+  max_request_inputs: int = setting(
+      256, flag="integer", accept=whole(1),
+      help="Most inputs one request may have (at least the largest "
+      "dataset's example count, so the data table fills).")
+  preds_cache_mb: int = setting(
+      caching.DEFAULT_MAX_MB, flag="integer", accept=whole(0),
+      help="Most memory (MiB) kept for predictions of all models; least "
+      "recently used ones are dropped first.")
+  allowed_hosts: tuple[str, ...] = setting(
+      (), flag="list", accept=_host_names, from_flag=lambda v: v or (),
+      help="Host names a local server answers besides localhost, 127.0.0.1, "
+      "::1 and --host (*.example.com: every name under it). A --team_mode "
+      "server answers every name.")
+  host: str = setting(
+      "127.0.0.1", flag="lit", help="Where the server listens (address).")
+  port: int = setting(
+      5432, flag="lit", accept=whole(0),
+      help="Where the server listens (port; 0: any free one).")
+  page_title: str = setting(
+      PROG, flag="lit", from_flag=lambda v: v or PROG,
+      help="The LIT page's title.")
+  default_layout: str = setting(
+      layouts.DEFAULT_LAYOUT, flag="lit",
+      accept=settings.one_of(tuple(layouts.LAYOUTS)),
+      help="The LIT layout the page opens with.")
+  lit_options: Mapping[str, Any] = setting(
+      flag=None, default_factory=dict, accept=_lit_options,
+      help="Other keyword arguments for `lit_nlp.app.LitApp` (LIT's own "
+      "server flags such as demo_mode or warm_start).")
 
   def __post_init__(self):
-    object.__setattr__(self, "models", tuple(tuple(m) for m in self.models))
-    object.__setattr__(self, "allowed_hosts", tuple(self.allowed_hosts))
-    object.__setattr__(self, "method_groups", tuple(self.method_groups))
-    if self.datasets is not None:
-      object.__setattr__(self, "datasets",
-                         tuple(tuple(d) for d in self.datasets))
+    settings.accept_all(self)
     self._plan_memory()
-    self._check()
+    self._check_together()
 
   def _plan_memory(self) -> None:
     """Fills max_length and salience_cache_mb left unset from the budget."""
-    budget = self.memory_budget_gb
-    if budget is not None:
-      memory_budget.check_budget(budget)
     if self.max_length is not None and self.salience_cache_mb is not None:
       return
     plan = memory_budget.plan(
-        "team" if self.team_mode else "local", budget,
-        tuple(str(m[-1]) for m in self.models if m), self.precision)
+        "team" if self.team_mode else "local", self.memory_budget_gb,
+        tuple(source for _, source in self.models), self.precision)
     if self.max_length is None:
       object.__setattr__(self, "max_length", plan.max_length)
     if self.salience_cache_mb is None:
       object.__setattr__(self, "salience_cache_mb", plan.salience_cache_mb)
 
-  def _check(self) -> None:
-    if not self.models:
-      raise ConfigError("--models: no model given (for example "
-                        "--models=gemma:embedded)")
-    seen = set()
-    for name, source in self.models:
-      if not _NAME.fullmatch(name):
-        raise ConfigError(
-            f"--models: model name {name!r} must start with a letter or "
-            f"digit and use only letters, digits, '_', '.' and '-'")
-      if name in seen:
-        raise ConfigError(f"--models: model name {name!r} is given twice")
-      if not source:
-        raise ConfigError(f"--models: model {name!r} has no source")
-      seen.add(name)
-    for flag, value, least in (
-        ("--batch_size", self.batch_size, 1),
-        ("--generation_batch_size", self.generation_batch_size, 1),
-        ("--max_new_tokens", self.max_new_tokens, 1),
-        ("--salience_cache_mb", self.salience_cache_mb, 0),
-        ("--max_length", self.max_length, 2),
-        ("--max_request_bytes", self.max_request_bytes, 1024),
-        ("--port", self.port, 0),
-        ("--max_request_inputs", self.max_request_inputs, 1),
-        ("--preds_cache_mb", self.preds_cache_mb, 0)):
-      _whole(flag, value, least)
+  def _check_together(self) -> None:
+    """The checks that need more than one setting."""
     if self.max_new_tokens >= self.max_length:
       raise ConfigError(
           f"--max_new_tokens={self.max_new_tokens} leaves no room for a prompt "
           f"in --max_length={self.max_length}; make --max_length larger")
-    if self.max_examples is not None:
-      _whole("--max_examples", self.max_examples, 1)
-    try:
-      group_kinds.check(self.method_groups)
-    except ValueError as e:
-      raise ConfigError(f"--method_groups: {e}") from None
-    if self.precision not in loading.PRECISIONS:
-      raise ConfigError(f"--precision={self.precision}: expected one of "
-                        f"{', '.join(loading.PRECISIONS)}")
-    distribution_lib.parse(self.distribution)  # one line if malformed
     if self.team_mode and self.data_root is not None:
       raise ConfigError(
           f"--data_root={self.data_root}: a --team_mode server reads no "
           f"files on request; leave --data_root out")
-    if self.data_root is not None and not os.path.isdir(self.data_root):
-      raise ConfigError(f"--data_root={self.data_root}: no such folder")
-    if self.default_layout not in layouts.LAYOUTS:
-      raise ConfigError(
-          f"--default_layout={self.default_layout}: expected one of "
-          f"{', '.join(layouts.LAYOUTS)}")
-    if self.lit_options.get("data_dir"):
-      raise ConfigError(
-          "--data_dir: LIT's prediction cache pickles its entries and is not "
-          "used here; generated responses are kept in SQLite under "
-          "$LIT_GEMMA_CACHE")
 
   @property
   def dataset_entries(self) -> tuple[tuple[str, str], ...]:

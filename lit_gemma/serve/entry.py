@@ -1,8 +1,8 @@
-"""The server's entry points: `main` (launch.py) and `get_wsgi_app`
-(gunicorn, Cloud Run).
+"""The server's entry points: `run` (launch.py and `lit-gemma serve`) and
+`get_wsgi_app` (gunicorn, Cloud Run).
 
-Both turn flags into one `ServerConfig` (server_flags.py) and serve what
-`app_builder.build_app` builds. Importing this module defines no flags: the
+Both turn flags into one `ServerConfig` (config_flags.py) and serve what
+`build.build_app` builds. Importing this module defines no flags: the
 entry points define them when they run.
 
 Start-up errors (bad flags, a malformed dataset line, an unknown model
@@ -16,11 +16,10 @@ from $LIT_GEMMA_FLAGS as well as the command line.
 
 from __future__ import annotations
 
-import os
-import shlex
 import sys
 from collections.abc import Sequence
 
+from absl import app as absl_app
 from absl import flags
 from absl import logging
 
@@ -29,24 +28,61 @@ from lit_gemma.serve import config as config_lib
 from lit_gemma import errors
 from lit_gemma.lit import app as lit_app
 from lit_gemma.serve import dev_server
+from lit_gemma.serve import settings
 from lit_gemma.serve import startup
 
 PROG = config_lib.PROG
-# gunicorn reads its own command line; lit-gemma's flags for get_wsgi_app()
-# can come from this environment variable (the container sets it).
-FLAGS_ENV = "LIT_GEMMA_FLAGS"
+DESCRIPTION = (
+    "Serves Gemma in LIT's prompt-debugging UI (sequence salience: which "
+    "words of a prompt drove the chosen part of the answer). launch.py and "
+    "`lit-gemma serve` take these flags; gunicorn "
+    "(lit_gemma.serve.entry:get_wsgi_app()) reads them from "
+    "$LIT_GEMMA_FLAGS.")
+# absl's own help flags, answered with the served flags only.
+_HELP = ("--help", "-help", "-h", "-?", "--helpshort", "-helpshort")
 
 
 def _fail(message: str) -> None:
   print(f"{PROG}: {lit_app.one_line(message)}", file=sys.stderr, flush=True)
 
 
-def parse_flags(argv: list[str]) -> list[str]:
-  """absl's parser for launch.py (lit-gemma's flags defined first), but a
-  bad flag is one line on stderr and exit 2."""
+def run(argv: Sequence[str], prog: str) -> int:
+  """launch.py and `lit-gemma serve`: parse `argv` (the flags, without the
+  program), build the app and serve it; returns the exit status."""
   from lit_gemma.serve import config_flags  # pylint: disable=g-import-not-at-top
 
   config_flags.define_flags()
+  try:
+    absl_app.run(main, argv=[prog, *argv],
+                 flags_parser=lambda args: parse_flags(args, prog))
+  except SystemExit as e:
+    return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+  return 0
+
+
+def help_text(prog: str) -> str:
+  """What `--help` prints: the served flags (absl's --helpfull: all)."""
+  from lit_gemma.serve import config_flags  # pylint: disable=g-import-not-at-top
+
+  heading = f"{prog} flags"
+  for flag in config_flags.served_flags():
+    flags.FLAGS.register_key_flag_for_module(heading, flag)
+  listed = flags.FLAGS.module_help(heading).strip("\n").split("\n", 1)[1]
+  description = flags.text_wrap(DESCRIPTION, indent="")
+  return (f"usage: {prog} [flags]\n\n{description}\n\nflags "
+          f"(--helpfull lists JAX's and absl's too):\n{listed}\n")
+
+
+def parse_flags(argv: list[str], prog: str = PROG) -> list[str]:
+  """absl's parser (lit-gemma's flags defined first), but a bad flag is one
+  line on stderr and exit 2, and --help lists the served flags."""
+  from lit_gemma.serve import config_flags  # pylint: disable=g-import-not-at-top
+
+  config_flags.define_flags()
+  flags_given = argv[1:argv.index("--")] if "--" in argv else argv[1:]
+  if any(arg.partition("=")[0] in _HELP for arg in flags_given):
+    sys.stdout.write(help_text(prog))
+    sys.exit(0)
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
@@ -55,7 +91,8 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str]) -> int:
-  """`launch.py`: build the app from parsed flags and serve it."""
+  """Builds the app from the parsed flags and serves it (under absl's
+  `app.run`, see `run`)."""
   from lit_gemma.serve import config_flags  # pylint: disable=g-import-not-at-top
 
   if len(argv) > 1:
@@ -103,10 +140,7 @@ def get_wsgi_app() -> startup.StartingApp:
 
   config_flags.define_flags()
   try:
-    env_flags = shlex.split(os.environ.get(FLAGS_ENV, ""))
-  except ValueError as e:
-    raise SystemExit(f"{PROG}: ${FLAGS_ENV}: {e}") from None
-  try:
+    env_flags = settings.env_flags()
     flags.FLAGS([sys.argv[0], *env_flags, *sys.argv[1:]], known_only=True)
     config = config_flags.config_from_flags()
   except (flags.Error, errors.UserError) as e:

@@ -16,14 +16,10 @@ stdout; on error prints one line and exits with status 1.
 from __future__ import annotations
 
 import argparse
-import os
-import shlex
 import sys
 
 from lit_gemma.models import gguf
-
-# Read as gunicorn's get_wsgi_app() reads it (server.FLAGS_ENV).
-FLAGS_ENV = "LIT_GEMMA_FLAGS"
+from lit_gemma.serve import settings
 
 
 def _fail(message: str) -> int:
@@ -46,10 +42,7 @@ def _server_config(gguf_path: str | None, argv: list[str], parser):
   from lit_gemma import errors
   # pylint: enable=g-import-not-at-top
   config_flags.define_flags()
-  try:
-    env_flags = shlex.split(os.environ.get(FLAGS_ENV, ""))
-  except ValueError as e:
-    raise errors.ConfigError(f"${FLAGS_ENV}: {e}") from None
+  env_flags = settings.env_flags()
   if any(a.startswith("-") and not _known(a, flags.FLAGS) for a in argv):
     parser.error(f"unrecognized arguments: {' '.join(argv)}")
   try:
@@ -83,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
       "server loads), then generate the datasets' responses into the "
       "response cache, so serving starts without converting and the data "
       "table fills on the first visit.",
-      epilog="Other flags are the server's (python launch.py --helpfull; "
-      f"${FLAGS_ENV} too): give the ones the server gets.")
+      epilog="Other flags are the server's (python launch.py --help; "
+      f"${settings.FLAGS_ENV} too): give the ones the server gets.")
   parser.add_argument("--gguf", metavar="PATH",
                       help="a local Gemma .gguf file (default: embedded)")
   parser.add_argument("--no_responses", action="store_true",

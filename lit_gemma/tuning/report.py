@@ -1,8 +1,10 @@
-"""The hygiene report (tuning/hygiene.py's dict) as text, JSON or HTML."""
+"""The hygiene report (tuning/hygiene.py's dict) as text, JSON or HTML
+(one offline page, html_page.py)."""
 
-import html
 import json
 from typing import Any
+
+from lit_gemma import html_page
 
 FORMATS = ("text", "json", "html")
 
@@ -65,16 +67,14 @@ def to_text(report: dict[str, Any]) -> str:
 
 
 def to_html(report: dict[str, Any]) -> str:
-  e = html.escape
-  parts = ["<!doctype html><meta charset=utf-8>",
-           f"<title>Hygiene of {e(report['dataset'])}</title>",
-           f"<h1>Hygiene of {e(report['dataset'])} ({report['queries']} "
-           "queries)</h1>"]
+  body = []
   for title, lines in _sections(report):
-    parts.append(f"<h2>{e(title)}</h2>")
+    body.append(html_page.section(title))
     if lines:
-      parts.append("<pre>" + "\n".join(e(line) for line in lines) + "</pre>")
-  return "\n".join(parts) + "\n"
+      body.append(html_page.preformatted(lines))
+  return html_page.page(
+      f"Hygiene of {report['dataset']}", "".join(body),
+      heading=f"Hygiene of {report['dataset']} ({report['queries']} queries)")
 
 
 RENDER = {"text": to_text, "json": to_json, "html": to_html}

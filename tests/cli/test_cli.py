@@ -308,7 +308,10 @@ def test_batch_generates_missing_targets_and_keeps_parts(lm, tmp_path):
   code = main.main(["batch", "--dataset", str(path), "--out", str(out)],
                   lm=lm, stdout=io.StringIO(), stderr=err)
   assert code == 0
-  assert re.search(r"2/2 [\d.]+ ex/s ETA", err.getvalue())
+  # The count, the rate and the time left, ending with all done.
+  last = err.getvalue().splitlines()[-1]
+  assert re.search(r"^batch: 100%.* 2/2 \[[\d:]+<[\d:]+, +[\d.]+(ex/s|s/ex)\]$",
+                   last), err.getvalue()
   records = _read(out)
   assert [r["target_from"] for r in records] == ["generated"] * 2
   assert [r["template_id"] for r in records] == ["v1", "v2"]

@@ -4,7 +4,6 @@ and, within float32 error, the float64 reference's in tests/data."""
 
 import io
 import json
-import pathlib
 import sys
 
 import numpy as np
@@ -12,7 +11,6 @@ import pytest
 
 from lit_gemma.cli import main
 from lit_gemma import explain
-from lit_gemma.models import lm as lm_lib
 from lit_gemma.lit import model_groups
 import repo
 
@@ -21,8 +19,8 @@ ROOT = repo.ROOT
 
 
 @pytest.fixture(scope="module")
-def gemma(embedded_lm):
-  return lm_lib.GemmaLM(embedded_lm)
+def gemma(embedded_gemma):
+  return embedded_gemma
 
 
 def test_readme_examples_are_the_real_output(gemma):

@@ -41,6 +41,7 @@ from lit_gemma.models import loading
 from lit_gemma.models import memory_budget
 from lit_gemma import paths
 from lit_gemma.serve import entry as server
+from lit_gemma.serve import settings
 from lit_gemma.serve import startup
 from lit_gemma.web import limits
 
@@ -105,7 +106,7 @@ def test_dockerfile_builds_what_a_team_server_needs():
   runs = " ".join(a for k, a in instructions if k == "RUN")
   assert "pip install -c constraints.txt" in runs
   env = container.env()
-  assert "--team_mode" in shlex.split(env[server.FLAGS_ENV])
+  assert "--team_mode" in shlex.split(env[settings.FLAGS_ENV])
   assert env[paths.CACHE_ENV]
   # No credentials baked in.
   secrets = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
@@ -208,7 +209,7 @@ def test_salience_memory_flag_bounds_the_kept_texts(tiny_presets):
 
 def test_wsgi_app_takes_flags_from_the_environment(monkeypatch):
   monkeypatch.setattr(sys, "argv", ["gunicorn", "--bind=0.0.0.0:1"])
-  monkeypatch.setenv(server.FLAGS_ENV, "--team_mode --max_new_tokens=0")
+  monkeypatch.setenv(settings.FLAGS_ENV, "--team_mode --max_new_tokens=0")
   from absl import flags  # pylint: disable=g-import-not-at-top
   try:
     with pytest.raises(SystemExit) as stop:
@@ -408,10 +409,9 @@ def test_error_gives_the_browser_an_id_and_the_log_the_traceback(served):
   assert "KeyError: 'no_such_model'" not in log
 
 
-def test_concurrent_salience_equals_each_alone(served, embedded_lm):
+def test_concurrent_salience_equals_each_alone(served, embedded_gemma):
   """Eight different clicks at once; each must equal the same input run
   alone in this process (not LIT's cache: a different process)."""
-  from lit_gemma.models import lm as lm_lib  # pylint: disable=g-import-not-at-top
   from lit_gemma.lit import model_groups  # pylint: disable=g-import-not-at-top
 
   barrier = threading.Barrier(len(CONCURRENT))
@@ -429,8 +429,8 @@ def test_concurrent_salience_equals_each_alone(served, embedded_lm):
     t.start()
   for t in threads:
     t.join(timeout=600)
-  alone = model_groups.SalienceModel(lm_lib.GemmaLM(embedded_lm),
-                               model_groups.GroupSettings())
+  alone = model_groups.SalienceModel(embedded_gemma,
+                                     model_groups.GroupSettings())
   for example, served_result in zip(CONCURRENT, results):
     assert served_result is not None, example
     (expected,) = alone.predict_minibatch([example])

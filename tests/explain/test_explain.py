@@ -7,7 +7,6 @@ import pytest
 from backbone_reference import backbone_gradient
 from backbone_reference import backbone_log_probs
 from lit_gemma import explain
-from lit_gemma.models import lm as lm_lib
 from lit_gemma.lit import model_groups
 
 pytestmark = pytest.mark.real_model
@@ -17,8 +16,8 @@ TARGET = " hydrogen and oxygen."
 
 
 @pytest.fixture(scope="module")
-def gemma(embedded_lm):
-  return lm_lib.GemmaLM(embedded_lm)
+def gemma(embedded_gemma):
+  return embedded_gemma
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from backbone_reference import _pieces
+from backbone_reference import backbone_contrast_gradient
 from lit_gemma import explain
 from lit_gemma.explain import api
 from lit_gemma.explain import gradient_maps
@@ -39,18 +39,11 @@ def _backbone_contrast_gradient(lm):
   ids_t, ids_f = lm.encode(PROMPT + TARGET), lm.encode(PROMPT + FOIL)
   first = len(lm.encode(PROMPT))
   assert len(set(ids_t) | set(ids_f)) == len(ids_t) + len(ids_f) - first
-  table, log_probs_t = _pieces(lm.causal_lm, ids_t)
-  _, log_probs_f = _pieces(lm.causal_lm, ids_f)
-
-  def nll(log_probs, ids):
-    picked = jnp.take_along_axis(log_probs[:-1],
-                                 jnp.asarray(ids[1:])[:, None], -1)[:, 0]
-    return -jnp.sum(picked[first - 1:])
-
-  grad = jax.grad(lambda t: nll(log_probs_t(t), ids_t)
-                  - nll(log_probs_f(t), ids_f))(table)
-  rows = np.asarray(ids_t[1:first])
-  return np.asarray(grad)[rows], np.asarray(table)[rows]
+  mask_t = np.r_[np.zeros(first), np.ones(len(ids_t) - first)]
+  mask_f = np.r_[np.zeros(first), np.ones(len(ids_f) - first)]
+  grads, rows = backbone_contrast_gradient(lm.causal_lm, ids_t, mask_t,
+                                           ids_f, mask_f)
+  return grads[1:first], rows[1:first]
 
 
 def test_contrastive_gradient_is_g_target_minus_g_foil(lm):

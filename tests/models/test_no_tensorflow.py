@@ -33,7 +33,7 @@ def test_loading_and_running_a_model_imports_no_tensorflow(tmp_path):
   out = _run(
       "import sys\n"
       "sys.modules['tensorflow'] = sys.modules['tensorflow_text'] = None\n"
-      "from lit_gemma import loading\n"
+      "from lit_gemma.models import loading\n"
       f"lm = loading.load_model({str(folder)!r})\n"
       "text = lm.generate(['Paris is'], 3)[0]\n"
       "print(type(text).__name__, lm.encode('Paris')[0] == lm.bos_id,\n"

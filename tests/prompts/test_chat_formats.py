@@ -17,12 +17,6 @@ def test_gemma_and_gemma4_turns_render_exactly():
       "<|turn>user\nHi<turn|>\n<|turn>model\n")
 
 
-def test_each_backbone_declares_its_format():
-  assert chat_formats.for_backbone("Gemma4Backbone") == "gemma4"
-  for name in ("GemmaBackbone", "Gemma3Backbone", "Gemma3nBackbone"):
-    assert chat_formats.for_backbone(name) == "gemma"
-
-
 def test_unknown_format_is_refused_in_one_line():
   with pytest.raises(ValueError, match=r"unknown chat format 'llama' "
                      r"\(known: gemma, gemma4\)"):

@@ -8,7 +8,7 @@ import sys
 _CHILD = r"""
 import json, sys
 import jax, numpy as np
-from lit_gemma import sources
+from lit_gemma.models import sources
 from lit_gemma.salience import compilation, engine as engine_lib
 events = []
 jax.monitoring.register_event_listener(

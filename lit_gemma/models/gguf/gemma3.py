@@ -4,8 +4,8 @@ Why this module exists: it is the whole mapping from a Gemma 3 GGUF to
 keras-hub's `Gemma3CausalLM`: which metadata becomes which backbone
 argument (refusing what keras-hub's Gemma 3 cannot express, such as other
 RoPE bases or global-layer patterns), and the table of tensors with their
-shapes, variables and layout changes. `FAMILY` is registered in
-`registry.py`.
+shapes, variables and layout changes. `MAPPING` is what the Gemma 3
+family's record (models/families/gemma3.py) points at.
 """
 
 from __future__ import annotations
@@ -16,13 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from lit_gemma.models import keras_tasks
-from lit_gemma.models.gguf import family
+from lit_gemma.models.gguf import mapping
 from lit_gemma.models.gguf import reader
 from lit_gemma.models.gguf import weights
 
 ARCHITECTURE = "gemma3"
-NAME = "Gemma 3"
 
 # keras-hub hard-codes these for Gemma 3 (see Gemma3Backbone/DecoderBlock).
 _KERAS_LOCAL_ROPE_BASE = 10_000.0
@@ -198,27 +196,10 @@ def tensors(config: Config) -> dict[str, weights.Tensor]:
   return table
 
 
-def backbone(config: Config, dtype: str):
-  import keras_hub  # pylint: disable=g-import-not-at-top
-
-  return keras_hub.models.Gemma3Backbone(**config.backbone_kwargs(dtype))
-
-
-def causal_lm(gemma3_backbone, proto: bytes):
-  import keras_hub  # pylint: disable=g-import-not-at-top
-
-  tokenizer = keras_hub.models.Gemma3Tokenizer(proto=proto,
-                                               has_vision_tokens=False)
-  return keras_tasks.build(keras_hub.models.Gemma3CausalLM, gemma3_backbone,
-                     tokenizer)
-
-
-FAMILY = family.Family(
+MAPPING = mapping.GGUFMapping(
     architecture=ARCHITECTURE,
-    name=NAME,
     read_config=read_config,
     tensors=tensors,
-    backbone=backbone,
-    causal_lm=causal_lm,
+    tokenizer_args={"has_vision_tokens": False},
     text_tokens=("<start_of_turn>", "<end_of_turn>"),
 )

@@ -32,6 +32,8 @@ What llama.cpp does, and so what a Gemma 4 GGUF means here:
 - mixture-of-experts files (26B A4B, `expert_count` set) add the tensors
   `gemma4_moe.py` maps. Speculative-decoding assistants are a separate
   architecture ("gemma4-assistant"), refused by `registry.py`.
+`MAPPING` is what the Gemma 4 family's record (models/families/gemma4.py)
+points at.
 """
 
 from __future__ import annotations
@@ -42,14 +44,12 @@ from typing import Any
 
 import numpy as np
 
-from lit_gemma.models import keras_tasks
-from lit_gemma.models.gguf import family
 from lit_gemma.models.gguf import gemma4_moe
+from lit_gemma.models.gguf import mapping
 from lit_gemma.models.gguf import reader
 from lit_gemma.models.gguf import weights
 
 ARCHITECTURE = "gemma4"
-NAME = "Gemma 4"
 TURN_MARKERS = ("<|turn>", "<turn|>")
 _UNROTATED = 1e29  # llama.cpp writes 1e30 for a frequency pair left alone.
 _FINAL_SOFTCAP = 30.0  # llama_hparams.f_final_logit_softcapping default
@@ -64,6 +64,9 @@ class Config:
   sliding: tuple[bool, ...]  # per layer: True for a sliding-window layer
   global_kv: int = 0  # K/V heads of the global layers (head_count_kv)
   split_experts: bool = False  # MoE gate/up stored apart, not fused
+
+  def backbone_kwargs(self, dtype: str) -> dict[str, Any]:
+    return dict(self.kwargs, dtype=dtype)
 
   @property
   def num_layers(self) -> int:
@@ -314,29 +317,16 @@ def _scalar(w: np.ndarray) -> np.ndarray:
   return w.reshape(())
 
 
-def backbone(config: Config, dtype: str):
-  import keras_hub  # pylint: disable=g-import-not-at-top
-
-  return keras_hub.models.Gemma4Backbone(dtype=dtype, **config.kwargs)
-
-
-def causal_lm(gemma4_backbone, proto: bytes):
-  import keras_hub  # pylint: disable=g-import-not-at-top
-
-  tokenizer = keras_hub.models.Gemma4Tokenizer(
-      proto=proto, has_vision_tokens=False, has_audio_tokens=False,
-      has_video_tokens=False)
-  return keras_tasks.build(keras_hub.models.Gemma4CausalLM, gemma4_backbone,
-                     tokenizer)
-
-
-FAMILY = family.Family(
+# llama.cpp architectures of drafters: `Gemma4AssistantModel` in
+# conversion/gemma.py writes MODEL_ARCH.GEMMA4_ASSISTANT, named
+# "gemma4-assistant" in gguf-py's MODEL_ARCH_NAMES.
+MAPPING = mapping.GGUFMapping(
     architecture=ARCHITECTURE,
-    name=NAME,
     read_config=read_config,
     tensors=tensors,
-    backbone=backbone,
-    causal_lm=causal_lm,
+    tokenizer_args={"has_vision_tokens": False, "has_audio_tokens": False,
+                    "has_video_tokens": False},
     text_tokens=TURN_MARKERS,
     with_tensors=with_tensors,
+    drafters=("gemma4-assistant",),
 )

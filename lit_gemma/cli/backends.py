@@ -21,6 +21,7 @@ class Local:
     self.max_new_tokens = max_new_tokens
     self.steps = steps
     self.batch_size = lm.engine.max_batch
+    self.progress = None  # progress(done, total) of long maps and checks
 
   @property
   def methods(self) -> tuple[str, ...]:
@@ -31,14 +32,15 @@ class Local:
               ) -> list[explain_lib.Explanation]:
     return explain_lib.explain_many(self.lm, items, methods=methods,
                                     max_length=self.max_length,
-                                    steps=self.steps)
+                                    steps=self.steps, progress=self.progress)
 
   def generate(self, prompts: Sequence[str]) -> list[str]:
     return self.lm.generate(prompts, self.max_new_tokens)
 
   def check(self, exp, granularity: str, **options):
     return faithfulness.check(self.lm, exp, granularity,
-                              max_length=self.max_length, **options)
+                              max_length=self.max_length,
+                              progress=self.progress, **options)
 
 
 class Served:

@@ -33,14 +33,17 @@ def register(commands) -> None:
 
 
 def run(args, *, lm, stdout, stderr) -> None:
-  del stderr
   from lit_gemma import explain  # pylint: disable=g-import-not-at-top
+  from lit_gemma import progress  # pylint: disable=g-import-not-at-top
   from lit_gemma.explain import report  # pylint: disable=g-import-not-at-top
 
   if args.check and args.server:
     raise errors.ConfigError("--check needs a model loaded here: it scores "
                              "the prompt with segments removed; drop --server")
   backend = common.backend(args, lm)
+  if hasattr(backend, "progress"):  # leave-one-out, paths, checks: long
+    backend.progress = progress.callback("passes", unit="pass",
+                                         stream=stderr)
   target = args.target
   if target is None:
     target = backend.generate([args.prompt])[0]

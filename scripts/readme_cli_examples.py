@@ -41,7 +41,9 @@ FILES = {
 COMMANDS = [
     ["explain", "--prompt", "Water is made of", "--target",
      " hydrogen and oxygen.", "--span-text", "oxygen", "--methods",
-     "grad_l2", "--check"],
+     "grad_l2", "loo_word", "--check"],
+    ["explain", "--prompt", "The capital of France is", "--target",
+     " Paris.", "--foil", " Rome.", "--methods", "loo_word"],
     ["batch", "--dataset", "prompts.jsonl", "--out", "results.jsonl"],
     ["compare", "--dataset", "versions.yaml"],
     ["serve", "--max_length=16", "--max_new_tokens=64"],

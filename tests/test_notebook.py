@@ -23,6 +23,7 @@ import pytest
 from http_helpers import ok
 from http_helpers import request
 from lit_gemma import notebook
+import served as served_lib
 import widget_pages
 
 PROMPTS = [{"prompt": "The capital of France is", "target": " Paris."},
@@ -96,8 +97,7 @@ def test_widget_serves_the_shared_model_and_data(widget, tiny_lm):
   assert widget.lms["tiny"] is tiny_lm
   assert widget.url == f"http://127.0.0.1:{widget.port}/"
   info = ok(widget.url.rstrip("/"), "/get_info", {})
-  assert set(info["models"]) == {"tiny", "_tiny_tokenizer", "_tiny_salience",
-                                 "tiny_scores"}
+  assert set(info["models"]) == served_lib.lit_model_names()
   assert info["datasets"]["prompts"]["size"] == len(PROMPTS)
 
 

@@ -14,11 +14,14 @@ from lit_gemma.explain import faithfulness
 class Local:
   """A loaded `GemmaLM`."""
 
-  def __init__(self, lm, *, max_length: int | None, max_new_tokens: int):
+  def __init__(self, lm, *, max_length: int | None, max_new_tokens: int,
+               steps: int | None = None):
     self.lm = lm
     self.max_length = max_length
     self.max_new_tokens = max_new_tokens
+    self.steps = steps
     self.batch_size = lm.engine.max_batch
+    self.progress = None  # progress(done, total) of long maps and checks
 
   @property
   def methods(self) -> tuple[str, ...]:
@@ -28,14 +31,16 @@ class Local:
               methods: Sequence[str] | None = None
               ) -> list[explain_lib.Explanation]:
     return explain_lib.explain_many(self.lm, items, methods=methods,
-                                    max_length=self.max_length)
+                                    max_length=self.max_length,
+                                    steps=self.steps, progress=self.progress)
 
   def generate(self, prompts: Sequence[str]) -> list[str]:
     return self.lm.generate(prompts, self.max_new_tokens)
 
   def check(self, exp, granularity: str, **options):
     return faithfulness.check(self.lm, exp, granularity,
-                              max_length=self.max_length, **options)
+                              max_length=self.max_length,
+                              progress=self.progress, **options)
 
 
 class Served:

@@ -3,8 +3,10 @@ resumably.
 
 Each example becomes one line: its id, its index, where its target came
 from (`target`, `response`, or `generated` when the example had neither)
-and the Explanation's JSON (explain/api.py), or an `error` for an example that
-cannot be explained (the run goes on). A line is written with one write and
+and the Explanation's JSON (explain/api.py; contrastive when the example
+has a `foil`, and with each map's verdict under `faithfulness` with
+--check), or an `error` for an example that cannot be explained (the run
+goes on). A line is written with one write and
 flushed, so a killed run leaves at most one partial line at the end; a rerun
 drops it, skips every id already written and continues with the rest.
 """
@@ -129,7 +131,8 @@ def _explain_chunk(backend, examples, methods, check, check_options
   for ex, (_, target) in zip(examples, sources):
     parts = parts_lib.parse(ex.get(fields.PROMPT_PARTS, ""))
     items.append(explain_lib.Item(ex[fields.PROMPT], target,
-                                  prompt_parts=parts))
+                                  prompt_parts=parts,
+                                  foil=str(ex.get(fields.FOIL) or "")))
   try:
     results = backend.explain(items, methods)
   except errors.UserError:

@@ -46,7 +46,13 @@ def model_arguments(parser) -> None:
   group.add_argument("--server-model", metavar="NAME",
                      help="the server's model (default: its only one)")
   group.add_argument("--methods", nargs="+", metavar="METHOD",
-                     help="salience methods (default: all)")
+                     help="salience methods: grad_l2, grad_dot_input "
+                     "(the default: both), integrated_gradients, loo_word, "
+                     "loo_sentence, loo_line (leave-one-out); `lit-gemma "
+                     "methods` lists what each costs")
+  group.add_argument("--steps", type=int, metavar="N",
+                     help="quadrature nodes of integrated_gradients "
+                     "(default: 16)")
   group.add_argument("--max-length", type=int,
                      default=loading.DEFAULT_MAX_LENGTH,
                      help="most tokens of prompt + target")
@@ -92,8 +98,8 @@ def backend(args, lm):
     return backends.Served(remote.Remote(args.server, args.server_model))
   if args.server_model:
     raise errors.ConfigError("--server-model needs --server")
-  for name in ("max_length", "max_new_tokens", "batch_size"):
-    if getattr(args, name) < 1:
+  for name in ("max_length", "max_new_tokens", "batch_size", "steps"):
+    if getattr(args, name, None) is not None and getattr(args, name) < 1:
       raise errors.ConfigError(f"--{name.replace('_', '-')} must be >= 1")
   if lm is None:
     distribution_lib.parse(args.distribution)
@@ -101,7 +107,7 @@ def backend(args, lm):
         precision=args.precision, batch_size=args.batch_size,
         distribution=args.distribution))
   return backends.Local(lm, max_length=args.max_length,
-                        max_new_tokens=args.max_new_tokens)
+                        max_new_tokens=args.max_new_tokens, steps=args.steps)
 
 
 def write(args, text: str, stdout) -> None:

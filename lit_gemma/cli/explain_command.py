@@ -21,6 +21,10 @@ def register(commands) -> None:
                     help="explain these target tokens (default: all)")
   span.add_argument("--span-text", metavar="TEXT",
                     help="explain the target tokens covering this text")
+  p.add_argument("--foil", metavar="TEXT",
+                 help="contrast the target with this text: every map then "
+                 "explains log p(target span) - log p(foil) (why this "
+                 "target rather than the foil)")
   common.check_arguments(p, "word")
   p.add_argument("--format", choices=common.FORMATS, default="text")
   p.add_argument("--out", metavar="FILE", help="write here, not stdout")
@@ -29,20 +33,23 @@ def register(commands) -> None:
 
 
 def run(args, *, lm, stdout, stderr) -> None:
-  del stderr
   from lit_gemma import explain  # pylint: disable=g-import-not-at-top
+  from lit_gemma import progress  # pylint: disable=g-import-not-at-top
   from lit_gemma.explain import report  # pylint: disable=g-import-not-at-top
 
   if args.check and args.server:
     raise errors.ConfigError("--check needs a model loaded here: it scores "
                              "the prompt with segments removed; drop --server")
   backend = common.backend(args, lm)
+  if hasattr(backend, "progress"):  # leave-one-out, paths, checks: long
+    backend.progress = progress.callback("passes", unit="pass",
+                                         stream=stderr)
   target = args.target
   if target is None:
     target = backend.generate([args.prompt])[0]
   span = args.span if args.span is not None else args.span_text
-  exp = backend.explain([explain.Item(args.prompt, target, span)],
-                        args.methods)[0]
+  exp = backend.explain([explain.Item(args.prompt, target, span,
+                                     foil=args.foil or "")], args.methods)[0]
   if args.granularity == "part":
     exp.segments("part", exp.methods[0])  # refuses: free text has no parts
   if args.check:

@@ -2,6 +2,8 @@
 
     lit-gemma explain --prompt "Water is made of" --target " hydrogen." \
         [--span-text hydrogen] [--granularity word] [--check] [--format json]
+        [--foil " helium."] [--methods grad_l2 loo_word integrated_gradients]
+    lit-gemma methods                     # each salience method and its cost
     lit-gemma batch --dataset prompts.jsonl --out results.jsonl [--shard I/N]
     lit-gemma merge --dataset prompts.jsonl --out results.jsonl
     lit-gemma compare --dataset templates.yaml [--format html --out cmp.html]
@@ -25,12 +27,13 @@ from lit_gemma.cli import common
 from lit_gemma.cli import compare_command
 from lit_gemma.cli import explain_command
 from lit_gemma.cli import findings_command
+from lit_gemma.cli import methods_command
 from lit_gemma.cli import serve_command
 
 # Each command module adds its parser(s) and sets `run(args, *, lm, stdout,
 # stderr)`; `serve` and `hygiene` take their own flags, passed through.
 COMMANDS = (explain_command, batch_command, compare_command,
-            findings_command, serve_command)
+            findings_command, methods_command, serve_command)
 
 
 def build_parser():

@@ -21,6 +21,7 @@ import numpy as np
 from lit_gemma import errors
 from lit_gemma import explain as explain_lib
 from lit_gemma import fields
+from lit_gemma.lit import group_kinds
 
 TIMEOUT_S = 600
 
@@ -38,6 +39,9 @@ class Remote:
     models = info.get("models", {})
     groups = [n for n in models if not n.startswith("_")
               and fields.salience_name(n) in models]
+    # A model's method groups (NAME_loo, ...) are views of the same model.
+    groups = [n for n in groups if not any(
+        n == f"{g}_{kind}" for g in groups for kind in group_kinds.KINDS)]
     if model is None:
       if len(groups) != 1:
         raise RemoteError(f"{self.url} serves models {groups}: choose one "
@@ -100,6 +104,10 @@ class Remote:
     if not item.target:
       raise explain_lib.ExplainError("target is empty: give the text to "
                                      "explain after the prompt")
+    if item.foil:
+      raise explain_lib.ExplainError(
+          "--foil needs a model loaded here (the server's contrast group "
+          "is for the UI); drop --server")
     names = tuple(methods or self.methods)
     unknown = sorted(set(names) - set(self.methods))
     if unknown:

@@ -7,10 +7,15 @@ and whether each map is faithful (the deletion test).
                           span=" oxygen", check="word")
     exp.segments("word")[0]   # Segment(text='Water', ..., score=..., ...)
 
+    exp = explain.explain(lm, "The capital of France is", " Paris.",
+                          foil=" Rome.", methods=["loo_word"])  # contrast
+
 The public names below are the package's API; its modules are:
-explanation.py (the value), api.py (computing it), segments.py (grouping
-tokens as the UI does), render.py and report.py (colours, HTML, text),
-ablation.py, faithfulness.py and verdicts.py (is the map faithful?).
+explanation.py (the value), api.py (computing it), registry.py (every
+method and what it costs), gradient_maps.py (contrastive gradient maps,
+integrated gradients), leave_one_out.py, segments.py (grouping tokens as
+the UI does), render.py and report.py (colours, HTML, text), ablation.py,
+faithfulness.py and verdicts.py (is the map faithful?).
 """
 
 from lit_gemma.explain.api import Item, explain, explain_many

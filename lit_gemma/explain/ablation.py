@@ -10,7 +10,14 @@ passes). A segment's drop is
 
     drop = log p(explained target | prompt) - log p(... | prompt without it)
 
-so a segment the target relies on has a positive drop.
+so a segment the target relies on has a positive drop. With a foil (a
+contrastive explanation) the measure is log p(target span | prompt) -
+log p(foil | prompt), and a drop is that difference's.
+
+Every scored (prompt, continuation) keeps its per-token log-probabilities
+for the model (`VariantRows`): the deletion test, leave-one-out maps of
+every span and granularity, and the UI's clicks share them, so a variant is
+scored once.
 
     abl = ablation.ablate(lm, exp, "word")
     abl.drops            # one float per prompt segment
@@ -18,8 +25,11 @@ so a segment the target relies on has a positive drop.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
-from collections.abc import Iterable, Sequence
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -60,9 +70,13 @@ class Ablation:
 def prompt_segments(exp: "explanation_lib.Explanation", granularity: str,
                     method: str | None = None
                     ) -> list[segments_lib.Segment]:
-  """The segments of the prompt at `granularity` (scores of `method`)."""
-  return [s for s in exp.segments(granularity, method or exp.methods[0])
-          if s.part == segments_lib.PROMPT]
+  """The segments of the prompt at `granularity` (scores of `method`; all
+  0 for an explanation without scores)."""
+  if method is None and not exp.methods:
+    found = exp.segments_of(granularity, np.zeros(len(exp.tokens)))
+  else:
+    found = exp.segments(granularity, method or exp.methods[0])
+  return [s for s in found if s.part == segments_lib.PROMPT]
 
 
 def char_spans(exp: "explanation_lib.Explanation",
@@ -88,21 +102,100 @@ def without(prompt: str, spans: Iterable[tuple[int, int]]) -> str:
   return "".join(c for c, k in zip(prompt, keep) if k)
 
 
-def log_likelihoods(lm: "lm_lib.GemmaLM", exp: "explanation_lib.Explanation",
-                    prompts: Sequence[str],
-                    max_length: int | None = None) -> np.ndarray:
-  """log p(explained target tokens | prompt) for each prompt, batched."""
-  mask = np.asarray(exp.target_mask[exp.prompt_tokens:], np.float64)
-  outs = lm.score_batch([(p, exp.target) for p in prompts], max_length)
+class VariantRows:
+  """log p(token | prefix) of a continuation's tokens after each scored
+  prompt, for one model: least recently used dropped past `max_entries`."""
+
+  def __init__(self, max_entries: int = 16_384):
+    self.max_entries = max_entries
+    self._rows: collections.OrderedDict[tuple[str, str], np.ndarray] = (
+        collections.OrderedDict())
+    self._lock = threading.Lock()
+
+  def get(self, key):
+    with self._lock:
+      found = self._rows.get(key)
+      if found is not None:
+        self._rows.move_to_end(key)
+      return found
+
+  def put(self, key, row: np.ndarray) -> None:
+    with self._lock:
+      self._rows[key] = row
+      self._rows.move_to_end(key)
+      while len(self._rows) > self.max_entries:
+        self._rows.popitem(last=False)
+
+  def __len__(self) -> int:
+    with self._lock:
+      return len(self._rows)
+
+  def clear(self) -> None:
+    with self._lock:
+      self._rows.clear()
+
+
+_ROWS: "weakref.WeakKeyDictionary[object, VariantRows]" = (
+    weakref.WeakKeyDictionary())
+_ROWS_LOCK = threading.Lock()
+Progress = Callable[[int, int], None]  # (variants scored, variants to score)
+
+
+def rows_of(lm) -> VariantRows:
+  """The model's kept variant rows."""
+  with _ROWS_LOCK:
+    if lm not in _ROWS:
+      _ROWS[lm] = VariantRows()
+    return _ROWS[lm]
+
+
+def continuation_rows(lm: "lm_lib.GemmaLM", prompts: Sequence[str],
+                      continuation: str, max_length: int | None = None,
+                      progress: Progress | None = None) -> list[np.ndarray]:
+  """Per-token log-probabilities of `continuation` after each prompt: kept
+  ones reused, the rest scored in batched calls."""
+  kept = rows_of(lm)
+  found = [kept.get((p, continuation)) for p in prompts]
+  todo = list(dict.fromkeys(p for p, row in zip(prompts, found)
+                            if row is None))
+  step = max(lm.engine.max_batch, 1)
+  for start in range(0, len(todo), step):
+    chunk = todo[start : start + step]
+    for prompt, row in zip(chunk, lm.score_batch(
+        [(p, continuation) for p in chunk], max_length)):
+      kept.put((prompt, continuation), row.astype(np.float64))
+    if progress is not None:
+      progress(start + len(chunk), len(todo))
+  return [row if row is not None else kept.get((p, continuation))
+          for p, row in zip(prompts, found)]
+
+
+def _summed(prompts, rows, mask, what: str) -> np.ndarray:
   values = []
-  for prompt, out in zip(prompts, outs):
-    if len(out) != len(mask):
+  for prompt, row in zip(prompts, rows):
+    if len(row) != len(mask):
       raise AblationError(
-          f"after the prompt {prompt[-30:]!r} the target is {len(out)} "
+          f"after the prompt {prompt[-30:]!r} the {what} is {len(row)} "
           f"tokens, not {len(mask)}: its first token merges with the "
-          f"prompt; start the target at a word boundary")
-    values.append(float(np.dot(out.astype(np.float64), mask)))
+          f"prompt; start the {what} at a word boundary")
+    values.append(float(np.dot(row, mask)))
   return np.asarray(values, np.float64)
+
+
+def log_likelihoods(lm: "lm_lib.GemmaLM", exp: "explanation_lib.Explanation",
+                    prompts: Sequence[str], max_length: int | None = None,
+                    progress: Progress | None = None) -> np.ndarray:
+  """log p(explained target tokens | prompt) for each prompt, minus
+  log p(foil | prompt) when `exp` has a foil; batched, kept rows reused."""
+  mask = np.asarray(exp.target_mask[exp.prompt_tokens:], np.float64)
+  values = _summed(prompts, continuation_rows(lm, prompts, exp.target,
+                                              max_length, progress),
+                   mask, "target")
+  if exp.foil:
+    count = len(lm.encode(exp.prompt + exp.foil)) - len(lm.encode(exp.prompt))
+    rows = continuation_rows(lm, prompts, exp.foil, max_length, progress)
+    values -= _summed(prompts, rows, np.ones(count), "foil")
+  return values
 
 
 def ablate(lm: "lm_lib.GemmaLM", exp: "explanation_lib.Explanation",

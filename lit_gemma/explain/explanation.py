@@ -18,11 +18,11 @@ from lit_gemma import errors
 from lit_gemma.explain import render
 from lit_gemma.explain import segments as segments_lib
 from lit_gemma.explain import verdicts
-from lit_gemma.salience import methods as methods_lib
+from lit_gemma.explain import registry
 
 GRANULARITIES = segments_lib.GRANULARITIES + (segments_lib.PART,)
 Segment = segments_lib.Segment
-DEFAULT_METHOD = methods_lib.DEFAULT_METHOD
+DEFAULT_METHOD = registry.DEFAULT_METHOD
 Span = str | tuple[int, int] | None
 
 
@@ -50,6 +50,10 @@ class Explanation:
       from a template (prompts/parts.py), for granularity "part"; else empty.
     faithfulness: deletion tests of the maps (verdicts.py), when
       explain() was asked to `check` them.
+    foil: the text the target is contrasted with ("" for none): every map
+      then explains log p(target span) - log p(foil) over the prompt's
+      tokens, and the target's own tokens score 0 (they do not line up
+      with the foil's).
   """
 
   prompt: str
@@ -60,6 +64,7 @@ class Explanation:
   prompt_tokens: int
   prompt_parts: tuple[tuple[int, int, str], ...] = ()
   faithfulness: tuple[verdicts.Faithfulness, ...] = ()
+  foil: str = ""
 
   @property
   def methods(self) -> tuple[str, ...]:
@@ -84,10 +89,17 @@ class Explanation:
     if granularity not in GRANULARITIES:
       raise ExplainError(f"unknown granularity {granularity!r}; use one of "
                          f"{', '.join(GRANULARITIES)}")
+    return self.segments_of(granularity, self._scores(method))
+
+  def segments_of(self, granularity: str, scores) -> list[Segment]:
+    """Segments at `granularity` of any per-token `scores`."""
+    if granularity not in GRANULARITIES:
+      raise ExplainError(f"unknown granularity {granularity!r}; use one of "
+                         f"{', '.join(GRANULARITIES)}")
     try:
-      return segments_lib.segments(self.tokens, self._scores(method),
-                                   granularity, self.prompt_tokens,
-                                   self.target_mask, self.prompt_parts)
+      return segments_lib.segments(self.tokens, scores, granularity,
+                                   self.prompt_tokens, self.target_mask,
+                                   self.prompt_parts)
     except errors.UserError as e:
       raise ExplainError(str(e)) from None
 
@@ -101,6 +113,7 @@ class Explanation:
         "prompt_tokens": int(self.prompt_tokens),
         "prompt_parts": [list(p) for p in self.prompt_parts],
         "faithfulness": [f.to_dict() for f in self.faithfulness],
+        "foil": self.foil,
     }
 
   @classmethod
@@ -115,7 +128,8 @@ class Explanation:
           prompt_parts=tuple((int(a), int(b), str(c))
                              for a, b, c in d.get("prompt_parts", ())),
           faithfulness=tuple(verdicts.Faithfulness.from_dict(f)
-                             for f in d.get("faithfulness", ())))
+                             for f in d.get("faithfulness", ())),
+          foil=str(d.get("foil") or ""))
     except (KeyError, TypeError, ValueError) as e:
       raise ExplainError(f"not an explanation: {type(e).__name__}: {e}"
                          ) from None
@@ -133,16 +147,21 @@ class Explanation:
   def caption(self, granularity: str = "word",
               method: str = DEFAULT_METHOD) -> str:
     """One line saying what the colours show."""
-    colours = ("pink < 0 < blue-green" if methods_lib.is_signed(method)
-               else "darker: more salient")
+    if not registry.is_signed(method):
+      colours = "darker: more salient"
+    elif registry.get(method).support_sign > 0:
+      colours = "blue-green: the target relies on it, pink: against it"
+    else:
+      colours = "pink: the target relies on it, blue-green: against it"
+    versus = f" rather than {quoted(self.foil, 30)}" if self.foil else ""
     return (f"{method} by {granularity} for {quoted(self.explained_text, 40)}"
-            f" (outlined); {colours}")
+            f" (outlined){versus}; {colours}")
 
   def to_html(self, granularity: str = "word",
               method: str = DEFAULT_METHOD) -> str:
     """Coloured text as self-contained HTML (inline styles only)."""
     return render.to_html(self.segments(granularity, method),
-                          methods_lib.is_signed(method),
+                          registry.is_signed(method),
                           self.caption(granularity, method))
 
   def _repr_html_(self) -> str:
@@ -154,7 +173,7 @@ class Explanation:
              *, width: float = 8.0):
     """Coloured text as a matplotlib Figure, wrapped at `width` inches."""
     return render.figure(self.segments(granularity, method),
-                         methods_lib.is_signed(method),
+                         registry.is_signed(method),
                          self.caption(granularity, method), width=width)
 
 

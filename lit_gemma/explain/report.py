@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from lit_gemma import html_page
 from lit_gemma.explain import render
 from lit_gemma.explain import segments as segments_lib
-from lit_gemma.salience import methods as methods_lib
+from lit_gemma.explain import registry
 
 if TYPE_CHECKING:
   from lit_gemma import explain as explain_lib
@@ -44,7 +44,7 @@ def method_text(exp: "explain_lib.Explanation", granularity: str,
   lines = [exp.caption(granularity, method)]
   if colour:
     scale = render.colour_scale(segments)
-    lines.append("".join(_ansi(s, scale, methods_lib.is_signed(method))
+    lines.append("".join(_ansi(s, scale, registry.is_signed(method))
                          for s in segments))
   else:
     lines.append("".join(f"[[{s.text}]]" if s.is_explained else s.text
@@ -61,9 +61,29 @@ def text(exp: "explain_lib.Explanation", granularity: str,
   """Every method's map, then the faithfulness checks, as text."""
   blocks = [method_text(exp, granularity, m, colour) for m in methods]
   if exp.faithfulness:
-    blocks.append("faithfulness (deletion test, ablation):\n" + "\n".join(
-        "  " + f.summary() for f in exp.faithfulness))
+    blocks.append("faithfulness (deletion test, ERASER, ablation):\n"
+                  + "\n".join("  " + f.summary() for f in exp.faithfulness))
   return "\n\n".join(blocks) + "\n"
+
+
+VERDICT_HEADER = ("method", "granularity", "k", "top-k drop",
+                  "random 90th pct", "verdict", "gain over random",
+                  "comprehensiveness (AOPC)", "sufficiency (AOPC)",
+                  "Spearman vs ablation")
+
+
+def _number(value: float | None, form: str) -> str:
+  return "n/a" if value is None else format(value, form)
+
+
+def verdict_row(f) -> tuple:
+  """One verdict (verdicts.Faithfulness) as VERDICT_HEADER's cells."""
+  return (f.method, f.granularity, f.k, f"{f.top_k_drop:.3f}",
+          f"{f.random_threshold:.3f}",
+          "better than random" if f.better_than_random
+          else "NO BETTER THAN RANDOM", f"{f.gain:+.3f}",
+          _number(f.comprehensiveness, "+.3f"),
+          _number(f.sufficiency, "+.3f"), _number(f.spearman, "+.2f"))
 
 
 def html_report(exp: "explain_lib.Explanation", granularity: str,
@@ -73,12 +93,6 @@ def html_report(exp: "explain_lib.Explanation", granularity: str,
                               exp.to_html(granularity, m)) for m in methods]
   if exp.faithfulness:
     body.append(html_page.section("Faithfulness") + html_page.table(
-        ("method", "k", "top-k drop", "random 90th pct", "verdict",
-         "Spearman vs ablation"),
-        [(f.method, f.k, f"{f.top_k_drop:.3f}", f"{f.random_threshold:.3f}",
-          "better than random" if f.better_than_random
-          else "no better than random",
-          "n/a" if f.spearman is None else f"{f.spearman:+.2f}")
-         for f in exp.faithfulness]))
+        VERDICT_HEADER, [verdict_row(f) for f in exp.faithfulness]))
   return html_page.page(f"lit-gemma: salience of {exp.explained_text!r}",
                         "".join(body))

@@ -71,7 +71,7 @@ class GroupSettings:
                **overrides)
 
 
-class _GroupMember(lit_model.BatchedModel):
+class GroupMember(lit_model.BatchedModel):
   """Shared plumbing: the loaded model, settings and the input spec."""
 
   def __init__(self, lm: lm_lib.GemmaLM, settings: GroupSettings):
@@ -102,7 +102,7 @@ class _GroupMember(lit_model.BatchedModel):
                                  self.lm.chat_format)
 
 
-class GenerationModel(_GroupMember):
+class GenerationModel(GroupMember):
   """Greedy generation; a dataset's own `response` is shown instead."""
 
   def __init__(self, lm, settings,
@@ -123,7 +123,8 @@ class GenerationModel(_GroupMember):
             "sampler": "greedy", "stop_ids": list(self.lm.stop_ids),
             "dtype": self.lm.causal_lm.backbone.dtype_policy.name}
 
-  def _responses(self, prompts: list[str]) -> list[str]:
+  def responses(self, prompts: list[str]) -> list[str]:
+    """Responses to `prompts`: from the response cache, else generated."""
     settings = self.generation_settings()
     # A model built in memory has no stable identity to key a disk cache.
     persistent = self.response_cache is not None and self.lm.identity
@@ -158,7 +159,7 @@ class GenerationModel(_GroupMember):
     given = [f"({note})" if note else ex.get(RESPONSE)
              for note, ex in zip(notes, inputs)]
     need = [i for i, r in enumerate(given) if not r]
-    generated = self._responses([prompts[i] for i in need]) if need else []
+    generated = self.responses([prompts[i] for i in need]) if need else []
     responses = list(given)
     for i, text in zip(need, generated):
       responses[i] = text
@@ -190,7 +191,7 @@ class GenerationModel(_GroupMember):
     return spec
 
 
-class TokenizerModel(_GroupMember):
+class TokenizerModel(GroupMember):
   """Tokens of prompt + target, as the salience model will score them."""
 
   def predict_minibatch(self, inputs: list[dict]) -> list[dict]:
@@ -202,7 +203,7 @@ class TokenizerModel(_GroupMember):
     return {TOKENS: lit_types.Tokens(parent="")}
 
 
-class SalienceModel(_GroupMember):
+class SalienceModel(GroupMember):
   """Sequence salience of prompt + target tokens for a target mask.
 
   `target_mask` has one entry per token the tokenizer model shows (BOS not

@@ -36,6 +36,7 @@ from lit_gemma.models import keras_tasks
 from lit_gemma.models import tokens as tokens_lib
 from lit_gemma.salience import buckets
 from lit_gemma.salience import engine as engine_lib
+from lit_gemma.salience import integrated
 from lit_gemma.salience import log_probs as log_probs_lib
 
 END_OF_TURN = "<end_of_turn>"
@@ -159,6 +160,7 @@ class GemmaLM:
     self.stop_ids = (self.eos_id,)
     self.stop_ids += end_of_turn_ids(self._sp)
     self._scorer = None  # Built on the first score (a compiled step).
+    self._paths = None  # Built on the first path or contrastive map.
     families.register_forwards()
     self.engine = engine_lib.SalienceEngine(
         causal_lm.backbone, pad_id=self.pad_id, kept_bytes=kept_bytes,
@@ -292,6 +294,13 @@ class GemmaLM:
       self._scorer = log_probs_lib.BatchScorer(self.engine)
     return self._scorer.log_probs(
         ids, [range(f, len(i)) for f, i in zip(firsts, ids)])
+
+  def path_gradients(self) -> integrated.PathGradients:
+    """Gradients along paths of embedding rows (integrated gradients,
+    contrastive maps), sharing the engine."""
+    if self._paths is None:
+      self._paths = integrated.PathGradients(self.engine)
+    return self._paths
 
   # -------------------------------------------------------- generation
 

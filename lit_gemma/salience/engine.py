@@ -203,6 +203,15 @@ class SalienceEngine:
     """Most texts per compiled call."""
     return self._max_batch
 
+  @property
+  def lock(self) -> threading.RLock:
+    """The lock every call holds (integrated.py's calls share it)."""
+    return self._lock
+
+  def target_loss(self, params, hidden, token_ids, positions, valid):
+    """Traced: sum of -log p(token_t | prefix) at one text's targets."""
+    return self._target_loss(params, hidden, token_ids, positions, valid)
+
   # ----------------------------------------------------------- host side
 
   @staticmethod

@@ -36,6 +36,13 @@ _SPLASH_DOC = """
 3. Click a word of it: the prompt segments that drove it light up, darker
    for more influence. Shift-click to extend the selection.
 4. Edit the prompt in the Datapoint Editor and press Add to compare.
+
+Gradient maps are fast but not always faithful: tick `NAME_verdicts`'s
+columns in the data table to see whether a map beats random deletions.
+For a faithful map, also select `NAME_loo` (leave-one-out by sentence and
+line) in the model picker; `NAME_loo_word` and `NAME_ig` (integrated
+gradients) are computed in the background. With a `foil` field,
+`NAME_contrast` explains why the target rather than the foil.
 """
 
 
@@ -98,6 +105,8 @@ def build_app(config: config_lib.ServerConfig, *,
   loaded = loading.load_models(config.models, config.model_settings, lms=lms)
   datasets = for_models(config, datasets, loaded)
   # pylint: disable=g-import-not-at-top  (the model stack is imported now)
+  from lit_gemma.lit import jobs as jobs_lib
+  from lit_gemma.lit import method_groups
   from lit_gemma.lit import model_groups as models_lib
   from lit_gemma.lit import response_cache as response_cache_lib
   from lit_gemma.lit.columns import wiring
@@ -106,14 +115,21 @@ def build_app(config: config_lib.ServerConfig, *,
     response_cache = response_cache_lib.ResponseCache()
     response_cache.seed()
   settings = models_lib.GroupSettings.from_config(config)
-  lit_models = {}
+  lit_models, responses = {}, {}
+  jobs = jobs_lib.Jobs()  # Costly maps and columns, off the request thread.
   for name, _ in config.models:
     group = models_lib.model_group(name, loaded[name], settings,
                                    response_cache)
+    responses[name] = group[name].responses
     group[name] = _ProgressLogged(group[name], name,
                                   config.generation_batch_size)
     lit_models.update(group)
-  share_models = wiring.add_models(config, loaded, lit_models)
+  for name, _ in config.models:  # after every `NAME`: LIT selects the first
+    lit_models.update(method_groups.groups(
+        name, loaded[name], settings, response_cache, config.method_groups,
+        jobs))
+  share_models = wiring.add_models(config, loaded, lit_models, jobs=jobs,
+                                   responses=responses)
 
   options = {"client_root": internals.lit_client_root(),
              "onboard_start_doc": _SPLASH_DOC} | dict(config.lit_options)
@@ -142,6 +158,7 @@ def build_app(config: config_lib.ServerConfig, *,
       **options,
   )
   app.lms = loaded
+  app.jobs = jobs
   if config.warm_up and datasets:  # Before the URL shows: see warmup.py.
     examples = [ex for d in datasets.values() for ex in d.examples]
     warmup.warm_up(loaded, examples, config.max_new_tokens, config.max_length)

@@ -21,6 +21,7 @@ from lit_gemma.models import distribution as distribution_lib
 from lit_gemma import errors
 from lit_gemma.findings import store as findings_store
 from lit_gemma.lit import findings as findings_lib
+from lit_gemma.lit import group_kinds
 from lit_gemma.lit import layouts
 from lit_gemma.models import loading
 from lit_gemma.models import memory_budget
@@ -92,6 +93,19 @@ def _host_names(unused_flag: str, value) -> tuple[str, ...]:
   if isinstance(value, str):
     return tuple(n.strip() for n in value.split(",") if n.strip())
   return tuple(value)
+
+
+def _method_groups(flag: str, value) -> tuple[str, ...]:
+  """Group suffixes (group_kinds.py), a list or the flag's `A,B`; 'none'
+  (or nothing) for none."""
+  if isinstance(value, str):
+    value = value.split(",")
+  names = tuple(n.strip() for n in value or () if n.strip()
+                and n.strip() != "none")
+  try:
+    return group_kinds.check(names)
+  except ValueError as e:
+    raise ConfigError(f"{flag}: {e}") from None
 
 
 def _memory_budget(unused_flag: str, value):
@@ -220,6 +234,17 @@ class ServerConfig:
       False, flag="bool",
       help="Add data-table columns with each template part's share of "
       "salience (model NAME_parts), computed in the background.")
+  method_groups: tuple[str, ...] = setting(
+      group_kinds.DEFAULT, flag="list", accept=_method_groups,
+      from_flag=lambda v: () if v is None else v,
+      help="Model groups served beside each model for faithful and "
+      "contrastive maps: NAME_contrast, NAME_loo, NAME_loo_contrast, "
+      "NAME_loo_word, NAME_ig (default: all; 'none' for none).")
+  verdict_columns: bool = setting(
+      False, flag="bool",
+      help="Compute every datapoint's verdict columns (model NAME_verdicts: "
+      "is each map better than random deletions) in the background after "
+      "the warm-up; otherwise only the rows a request asks for.")
   near_duplicate_columns: bool = setting(
       False, flag="bool",
       help="Add a near_duplicate column to tuning sets (the model's hidden "

@@ -10,7 +10,9 @@ tuning set; `datasets.load()` hands it here. Its shape follows its columns:
                Two datapoints a row, one per response as the target, with
                `pair_id`, `response_index` (1 or 2), `is_preferred` (bool),
                `preference` ("chosen" / "rejected") and `paired_target`
-               (the other response, so lit/columns/scoring.py can rank the pair).
+               (the other response, so lit/columns/scoring.py can rank the pair),
+               which is also the datapoint's `foil` (contrastive maps: why
+               this response rather than the other).
   prompts      query and metadata, no response: an RL prompt set; the
                target is "".
 
@@ -197,6 +199,7 @@ def _datapoints(shape: str, row: Row, number: int, tag: dict,
   for index in (1, 2):
     data = {"prompt": prompt, "target": _text(row, f"response_{index}"),
             **meta, "paired_target": _text(row, f"response_{3 - index}"),
+            "foil": _text(row, f"response_{3 - index}"),
             "pair_id": f"pair-{number}", "response_index": index,
             "is_preferred": index == preferred,
             "preference": "chosen" if index == preferred else "rejected"}

@@ -121,13 +121,40 @@ def test_check_reports_deletions_and_says_when_no_better_than_random(lm):
   assert code == 0
   checks = explain.Explanation.from_json(out).faithfulness
   assert [c.method for c in checks] == ["grad_l2", "grad_dot_input"]
-  for c in checks:
-    assert len(c.random_drops) == 8 and c.k == 1 and len(c.segments) == 5
+  for c in checks:  # 8 draws, less any that is the map's own top k
+    assert 0 < len(c.random_drops) <= 8 and c.k == 2
+    assert len(c.segments) == 5 and len(c.removal_drops) == 2
     assert c.better_than_random == (
         c.top_k_drop > np.percentile(c.random_drops, 90))
     verdict = "better than random" if c.better_than_random else (
         "NO BETTER THAN RANDOM")
-    assert verdict in c.summary()
+    assert verdict in c.summary() and "sufficiency" in c.summary()
+
+
+def test_explain_with_a_foil_is_contrastive_and_methods_lists_costs(lm):
+  methods = ["grad_dot_input", "loo_word"]
+  code, out, err = run(lm, "explain", "--prompt", PROMPT, "--target", TARGET,
+                       "--foil", " Rome.", "--methods", *methods,
+                       "--format", "json")
+  assert code == 0, err
+  exp = explain.Explanation.from_json(out)
+  direct = explain.explain(lm, PROMPT, TARGET, foil=" Rome.",
+                           methods=methods)
+  assert exp.foil == " Rome." and exp.methods == tuple(methods)
+  for method in methods:
+    np.testing.assert_allclose(exp.scores[method], direct.scores[method],
+                               rtol=1e-6, atol=1e-7)
+  code, text, _ = run(lm, "explain", "--prompt", PROMPT, "--target", TARGET,
+                      "--foil", " Rome.", "--methods", "loo_word")
+  assert code == 0 and "rather than ' Rome.'" in text
+  code, listing, _ = run(None, "methods")
+  from lit_gemma.explain import registry  # pylint: disable=g-import-not-at-top
+  assert code == 0
+  for name, method in registry.METHODS.items():
+    assert f"{name}" in listing and method.cost in listing
+  code, _, err = run(lm, "explain", "--prompt", PROMPT, "--target", TARGET,
+                     "--methods", "smooth_grad")
+  assert code == 1 and err.count("\n") == 1 and "loo_word" in err
 
 
 # ------------------------------------------------------ a live server

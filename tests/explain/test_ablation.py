@@ -82,11 +82,27 @@ def test_deletion_test_by_hand(lm):
     cut = "".join(w for i, w in enumerate(words) if i not in top)
     assert check.top_k_drop == pytest.approx(
         base - _log_likelihood(lm, cut, TARGET), abs=2e-4)
+    # ERASER: the top 1 and top 2 removed, and kept alone, averaged.
+    order = list(np.argsort(-oriented, kind="stable"))
+    removed = [base - _log_likelihood(lm, "".join(
+        w for i, w in enumerate(words) if i not in order[:j]), TARGET)
+               for j in (1, 2)]
+    kept = [base - _log_likelihood(lm, "".join(
+        w for i, w in enumerate(words) if i in order[:j]), TARGET)
+            for j in (1, 2)]
+    assert check.comprehensiveness == pytest.approx(np.mean(removed),
+                                                    abs=2e-4)
+    assert check.sufficiency == pytest.approx(np.mean(kept), abs=2e-4)
+    assert check.gain == pytest.approx(
+        check.top_k_drop - np.median(check.random_drops))
     drops = np.array(check.ablation_drops)
     target = drops if check.method == "grad_dot_input" else np.abs(drops)
     assert check.spearman == pytest.approx(
         stats.spearmanr(oriented, target).statistic)
-    assert len(check.random_drops) == 5
+    # The seeded draws, less any that is the map's own top 2.
+    rng = np.random.default_rng(3)
+    draws = [set(rng.choice(5, 2, replace=False)) for _ in range(5)]
+    assert len(check.random_drops) == sum(d != set(top) for d in draws)
   weak = verdicts.Faithfulness(
       "grad_l2", "word", 1, ("a", "b"), (0.0, 1.0), (0,), 0.5,
       (0.1, 0.2, 0.9), 0, None)
@@ -94,10 +110,14 @@ def test_deletion_test_by_hand(lm):
   assert "NO BETTER THAN RANDOM" in weak.summary()
 
 
-def test_check_refuses_a_prompt_of_one_segment(lm):
-  exp = explain.explain(lm, "Water", " is")
-  with pytest.raises(faithfulness.FaithfulnessError, match="at least 2"):
+def test_check_refuses_fewer_than_three_segments_and_k_below_two(lm):
+  exp = explain.explain(lm, "Water is", " made")
+  with pytest.raises(faithfulness.FaithfulnessError, match="needs 3"):
     faithfulness.check(lm, exp, "word")
+  exp = explain.explain(lm, PROMPT, TARGET)
+  with pytest.raises(faithfulness.FaithfulnessError, match="between 2"):
+    faithfulness.check(lm, exp, "word", k=1)
+  assert faithfulness.default_k(3) == 2 and faithfulness.default_k(20) == 4
 
 
 # ------------------------------------------------------ template parts

@@ -124,7 +124,7 @@ def test_a_target_glued_to_the_prompts_last_word_is_refused(gemma):
 
 
 def test_unknown_methods_and_overlong_texts_are_refused(gemma):
-  with pytest.raises(ValueError, match="integrated_gradients"):
-    explain.explain(gemma, PROMPT, TARGET, methods=["integrated_gradients"])
+  with pytest.raises(ValueError, match="smooth_grad.*known: grad_l2"):
+    explain.explain(gemma, PROMPT, TARGET, methods=["smooth_grad"])
   with pytest.raises(ValueError, match="over the limit of 1024"):
     explain.explain(gemma, "word " * 1100, TARGET)

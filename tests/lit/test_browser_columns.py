@@ -1,8 +1,9 @@
 """The extra data-table columns as a user sees them, in headless Chromium:
-the scoring model's likelihoods, the part shares and the hygiene columns
-appear in LIT's data table, with values, for a tiny model served by
-`launch.py` (the columns are what is checked here, not the numbers:
-test_table_columns.py checks those).
+the scoring model's likelihoods, the part shares, the maps' verdicts and
+the hygiene columns appear in LIT's data table, with values, for a tiny
+model served by `launch.py` (the columns are what is checked here, not the
+numbers: test_table_columns.py checks those; the verdicts shown are those
+the CLI's `explain --check` prints for the same datapoint).
 
 The hygiene columns are dataset fields, shown at once. A model's columns
 (`tiny_scores:target_loglik`, ...) come with that model selected, and LIT
@@ -10,6 +11,7 @@ The hygiene columns are dataset fields, shown at once. A model's columns
 "Columns" menu: the tests tick them, as a user does."""
 
 import contextlib
+import io
 import json
 import os
 import pathlib
@@ -21,6 +23,8 @@ import time
 import pytest
 
 from http_helpers import free_port
+from http_helpers import ok
+from http_helpers import request
 from http_helpers import wait_for_info
 import browser_ui
 import test_table_columns
@@ -166,3 +170,63 @@ def test_part_share_columns_show_in_the_data_table(columns_url):
       shares = [float(row[c]) for c in columns]
       assert all(0 < x < 1 for x in shares), rows
       assert sum(shares) == pytest.approx(1, abs=0.01), rows
+
+
+VERDICTS = ("grad_l2_word_vs_random", "grad_l2_word_gain",
+            "loo_word_vs_random", "loo_word_sufficiency",
+            "grad_dot_input_sentence_vs_random")
+
+
+def _ready_verdicts(url, examples, seconds=900):
+  """Waits until the server answers the verdict columns of `examples`
+  (the first request starts computing them in the background and, like
+  every request until they are done, is answered with a one-line 409)."""
+  deadline = time.monotonic() + seconds
+  while True:
+    status, text = request(url, "/get_preds", {"inputs": examples},
+                           model="tiny_verdicts", dataset_name="capitals",
+                           requested_types="Scalar")
+    if status == 200:
+      return json.loads(text)
+    assert status == 409 and ("computing" in text or "queued" in text), text
+    assert time.monotonic() < deadline, text
+    time.sleep(2)
+
+
+def test_verdict_columns_show_what_the_cli_says(columns_url, tiny_presets):
+  from lit_gemma import explain  # pylint: disable=g-import-not-at-top
+  from lit_gemma.cli import main  # pylint: disable=g-import-not-at-top
+  from lit_gemma.models import lm as lm_lib  # pylint: disable=g-import-not-at-top
+
+  examples = ok(columns_url, "/get_dataset", dataset_name="capitals")
+  _ready_verdicts(columns_url, examples)
+  with _opened(columns_url, "models=tiny,tiny_verdicts&dataset=capitals",
+               "columns-verdicts.png") as page:
+    names = [f"tiny_verdicts:{n}" for n in VERDICTS]
+    headers, cells = _show_model_columns(page, names)
+    rows = _rows(headers, cells)
+  assert len(rows) == 3, rows
+  lm = lm_lib.GemmaLM.load(str(tiny_presets["gemma3"]))
+  for row in rows:
+    data = examples[int(row[0])]["data"]
+    shown = {n: row[headers.index(f"tiny_verdicts:{n}")] for n in VERDICTS}
+    for granularity, methods in (("word", ["grad_l2", "loo_word"]),
+                                 ("sentence", ["grad_dot_input"])):
+      out, err = io.StringIO(), io.StringIO()
+      code = main.main(["explain", "--prompt", data["prompt"], "--target",
+                        data["target"], "--check", "--granularity",
+                        granularity, "--methods", *methods, "--format",
+                        "json"], lm=lm, stdout=out, stderr=err)
+      assert code == 0, err.getvalue()
+      for verdict in explain.Explanation.from_json(
+          out.getvalue()).faithfulness:
+        prefix = (verdict.method if verdict.method.startswith("loo_")
+                  else f"{verdict.method}_{granularity}")
+        assert float(shown[f"{prefix}_vs_random"]) == float(
+            verdict.better_than_random), (shown, verdict.summary())
+        if f"{prefix}_gain" in shown:
+          assert float(shown[f"{prefix}_gain"]) == pytest.approx(
+              verdict.gain, abs=1e-3, rel=1e-3)
+        if f"{prefix}_sufficiency" in shown:
+          assert float(shown[f"{prefix}_sufficiency"]) == pytest.approx(
+              verdict.sufficiency, abs=1e-3, rel=1e-3)

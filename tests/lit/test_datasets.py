@@ -467,6 +467,9 @@ def test_bundled_safety_and_preferences():
         templates.TURN_END + templates.MODEL_TURN_START
     )
     assert example["target"]
+    # The foil of contrastive maps: the wrong behaviour, the other response.
+    assert example["foil"] and example["foil"] != example["target"]
+  assert all(e["foil"] == e["paired_target"] for e in pairs)
 
 
 def test_bundled_arithmetic_targets_show_steps():

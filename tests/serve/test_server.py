@@ -132,6 +132,8 @@ def test_flag_defaults():
      "--salience_cache_mb=-1: must be a whole number >= 0"),
     (dict(max_request_bytes=10),
      "--max_request_bytes=10: must be a whole number >= 1024"),
+    (dict(method_groups=("loo", "shap")),
+     "--method_groups: unknown method group(s) ['shap']; known: contrast,"),
 ])
 def test_bad_settings_are_refused_with_the_flag(kw, message):
   with pytest.raises(config_lib.ConfigError) as e:
@@ -254,8 +256,7 @@ def test_launch_serves_and_stops_cleanly(tiny_preset, prompts_file, tmp_path):
     url = f"http://127.0.0.1:{port}"
     info = wait_for_info(url, process, log)
     assert info["pageTitle"] == "lit-gemma"
-    assert set(info["models"]) == {"tiny", "_tiny_tokenizer", "_tiny_salience",
-                                   "tiny_scores"}
+    assert set(info["models"]) == served_lib.lit_model_names()
     status, page = request(url, "/")
     assert status == 200 and "<lit-app" in page
   finally:
@@ -270,8 +271,7 @@ def test_launch_serves_and_stops_cleanly(tiny_preset, prompts_file, tmp_path):
 
 def test_get_info_has_models_datasets_and_layouts(live):
   info = ok(live.url, "/get_info", {})
-  assert set(info["models"]) == {"tiny", "_tiny_tokenizer", "_tiny_salience",
-                                 "tiny_scores"}
+  assert set(info["models"]) == served_lib.lit_model_names()
   for model in info["models"].values():
     assert "prompts" in model["datasets"]
   assert info["datasets"]["prompts"]["size"] == len(PROMPTS)
@@ -487,8 +487,7 @@ def test_gunicorn_entry_point(tiny_preset, prompts_file, monkeypatch):
   response = werkzeug_test.Client(app).post(
       "/get_info", data="{}", content_type="application/json")
   assert response.status_code == 200
-  assert set(response.get_json()["models"]) == {
-      "tiny", "_tiny_tokenizer", "_tiny_salience", "tiny_scores"}
+  assert set(response.get_json()["models"]) == served_lib.lit_model_names()
 
   monkeypatch.setattr(sys, "argv", ["gunicorn", "--max_new_tokens=0"])
   try:

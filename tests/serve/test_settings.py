@@ -46,6 +46,8 @@ GIVEN = {
     "data_root": ("--data_root=/usr", "/usr"),  # findings_dir not inside
     "warm_up": ("--nowarm_up", False),
     "part_columns": ("--part_columns", True),
+    "method_groups": ("--method_groups=loo,ig", ("loo", "ig")),
+    "verdict_columns": ("--verdict_columns", True),
     "near_duplicate_columns": ("--near_duplicate_columns", True),
     "team_mode": ("--noteam_mode", False),  # with data_root: not both
     "max_request_bytes": ("--max_request_bytes=4096", 4096),

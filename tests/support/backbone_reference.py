@@ -56,6 +56,26 @@ def backbone_gradient(causal_lm, ids, mask):
           np.asarray(table)[np.asarray(ids)])
 
 
+def backbone_contrast_gradient(causal_lm, ids_target, mask_target,
+                               ids_foil, mask_foil):
+  """(g rows, E rows) of L(target) - L(foil) for the target text's tokens,
+  through the backbone (rows of tokens that occur once in both texts are
+  each position's own gradient)."""
+  table, weights, log_probs = _pieces(causal_lm)
+
+  def nll(t, w, ids, mask):
+    picked = jnp.take_along_axis(
+        log_probs(t, w, jnp.asarray([ids], "int32"))[:-1],
+        jnp.asarray(ids[1:], "int32")[:, None], -1)[:, 0]
+    return jnp.sum(-picked * jnp.asarray(mask[1:], jnp.float32))
+
+  grad = jax.jit(jax.grad(
+      lambda t, w: nll(t, w, ids_target, mask_target)
+      - nll(t, w, ids_foil, mask_foil)))(table, weights)
+  return (np.asarray(grad)[np.asarray(ids_target)],
+          np.asarray(table)[np.asarray(ids_target)])
+
+
 def backbone_log_probs(causal_lm, ids):
   """log p(ids[t] | ids[:t]) for t = 1..T-1 through the backbone."""
   table, weights, log_probs = _pieces(causal_lm)

@@ -47,6 +47,7 @@ def test_preference_row_is_two_linked_datapoints(tmp_path):
               ("d", "pair-2", "false", "rejected")]
   assert examples[0]["prompt"] == examples[1]["prompt"]
   assert [e["paired_target"] for e in examples] == ["b", "a", "d", "c"]
+  assert [e["foil"] for e in examples] == ["b", "a", "d", "c"]
 
 
 def test_prompt_only_csv_has_empty_targets(tmp_path):

@@ -1,8 +1,10 @@
 """The data-table columns beyond the model groups, wired in one place for
-`serve.build.build_app`: each Gemma's scoring model (`NAME_scores`), the
-opt-in part-share model (`NAME_parts`, `--part_columns`) with its
-background worker (behind the UI's requests: models/gate.py), and the
-hygiene annotator.
+`serve.build.build_app`: each Gemma's scoring model (`NAME_scores`), its
+verdict columns (`NAME_verdicts`, computed in the background: all rows
+with `--verdict_columns`, else the rows a request asks for), the opt-in
+part-share model (`NAME_parts`, `--part_columns`), their background
+workers (behind the UI's requests: models/gate.py), and the hygiene
+annotator.
 """
 
 from __future__ import annotations
@@ -14,19 +16,29 @@ from typing import Any
 from lit_gemma.lit.columns import hygiene_annotator
 from lit_gemma.lit.columns import part_shares
 from lit_gemma.lit.columns import scoring
+from lit_gemma.lit.columns import verdicts
 from lit_gemma.models import gate as gate_lib
 
 
 def add_models(config, loaded: Mapping[str, Any],
-               lit_models: MutableMapping[str, Any]
-               ) -> list[part_shares.PartShareModel]:
-  """Adds the scoring (and, opted in, part-share) models of every group to
-  `lit_models`; returns the part-share models, for `start_workers`."""
+               lit_models: MutableMapping[str, Any], *, jobs=None,
+               responses: Mapping[str, Any] | None = None) -> list:
+  """Adds the scoring, verdict (and, opted in, part-share) models of every
+  group to `lit_models`; returns the models whose rows background workers
+  fill, for `start_workers`. `responses`: each group's response function
+  (its generation model's), for verdicts of datapoints without a target."""
   share_models = []
   for name, _ in config.models:
     lit_models[scoring.scoring_name(name)] = scoring.ScoringModel(
         loaded[name], batch_size=config.batch_size,
         max_length=config.max_length)
+    if jobs is not None and responses is not None:
+      model = verdicts.VerdictModel(
+          loaded[name], max_length=config.max_length, jobs=jobs,
+          responses=responses[name], batch_size=config.batch_size)
+      lit_models[verdicts.verdicts_name(name)] = model
+      if getattr(config, "verdict_columns", False):
+        share_models.append(model)
     if config.part_columns:
       model = part_shares.PartShareModel(loaded[name], config.max_length)
       lit_models[part_shares.parts_name(name)] = model
@@ -51,5 +63,7 @@ def start_workers(share_models, datasets: Mapping[str, Any],
   """One background thread per part-share model over every dataset's
   examples, after `after` if given."""
   examples = [ex for ds in datasets.values() for ex in ds.examples]
-  return [part_shares.start_worker(model, examples, gate, after=after)
+  return [verdicts.start_worker(model, examples, gate, after=after)
+          if isinstance(model, verdicts.VerdictModel) else
+          part_shares.start_worker(model, examples, gate, after=after)
           for model in share_models]

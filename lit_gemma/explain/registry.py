@@ -1,0 +1,91 @@
+"""Every attribution method by name, with what it is: the one registry the
+UI's model groups, the CLI and explain() ask (as Inseq's is).
+
+- gradient maps, one gradient per click (salience/methods.py): `grad_l2`,
+  `grad_dot_input`;
+- integrated gradients, a path of gradients (salience/integrated.py):
+  `integrated_gradients`;
+- leave-one-out ablation, forward passes only (leave_one_out.py), one
+  method per granularity: `loo_word`, `loo_sentence`, `loo_line`. A
+  segment's drop in the target's log-likelihood is spread evenly over its
+  tokens, so the UI's sum at that granularity is the drop itself.
+
+Every method is defined with a foil too (contrastive maps, api.py): it then
+explains log p(target span) - log p(foil) over the prompt's tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from lit_gemma import errors
+from lit_gemma.salience import methods as salience_methods
+
+Method = salience_methods.Method
+GRADIENT, PATH, ABLATION = (salience_methods.GRADIENT, salience_methods.PATH,
+                            salience_methods.ABLATION)
+LOO_PREFIX = "loo_"
+LOO_GRANULARITIES = ("word", "sentence", "line")
+
+
+def loo_name(granularity: str) -> str:
+  return f"{LOO_PREFIX}{granularity}"
+
+
+LEAVE_ONE_OUT: dict[str, Method] = {
+    loo_name(g): Method(
+        loo_name(g), None, signed=True, kind=ABLATION, granularity=g,
+        cost=f"1 forward pass per {g} of the prompt (every target token "
+        "scored once, so another span of the same text is a sum)",
+        description=f"drop of the target's log-likelihood when each {g} "
+        "is removed, spread over its tokens")
+    for g in LOO_GRANULARITIES
+}
+
+METHODS: dict[str, Method] = (salience_methods.METHODS
+                              | salience_methods.PATH_METHODS
+                              | LEAVE_ONE_OUT)
+# The map shown first (the UI's first method button, the CLI's and
+# explain()'s default) and the methods computed unless others are asked for.
+DEFAULT_METHOD = salience_methods.DEFAULT_METHOD
+DEFAULT_METHODS = salience_methods.DEFAULT_METHODS
+
+
+class MethodError(errors.UserError):
+  """An unknown method name; the message lists the known ones."""
+
+
+def get(name: str) -> Method:
+  if name not in METHODS:
+    raise MethodError(f"unknown salience method {name!r}; known: "
+                      f"{', '.join(METHODS)}")
+  return METHODS[name]
+
+
+def check_names(names: Iterable[str]) -> tuple[str, ...]:
+  """`names` as a tuple, or MethodError naming the unknown ones."""
+  names = tuple(names)
+  unknown = [n for n in names if n not in METHODS]
+  if unknown or not names:
+    raise MethodError(f"unknown salience method(s) {unknown or list(names)};"
+                      f" known: {', '.join(METHODS)}")
+  return names
+
+
+def is_signed(name: str) -> bool:
+  """Whether `name`'s scores have a direction (unknown names: no)."""
+  return name in METHODS and METHODS[name].signed
+
+
+def importance(name: str, scores) -> np.ndarray:
+  """Scores turned so that larger means the target relies on it more (an
+  unsigned method's scores as they are)."""
+  scores = np.asarray(scores, np.float64)
+  method = get(name)
+  return scores * method.support_sign if method.signed else scores
+
+
+def of_kind(kind: str, names: Iterable[str]) -> tuple[str, ...]:
+  return tuple(n for n in names if get(n).kind == kind)

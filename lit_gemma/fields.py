@@ -40,6 +40,13 @@ FOIL = "foil"
 SPLIT = "split"
 DEV, EVAL = "dev", "eval"
 SPLITS = (DEV, EVAL)
+# A dynamic template's label for a row: the template it was routed to
+# (prompts/routes.py); evaluate reports per route.
+ROUTE = "route"
+# Which rows a refusal is right for ("adversarial") and which it is wrong
+# for ("benign"): evaluation/ counts refusal and over-refusal rates by it.
+KIND = "kind"
+ADVERSARIAL, BENIGN = "adversarial", "benign"
 PROMPT_EMBEDDINGS = "prompt_embeddings"
 RESPONSE_EMBEDDINGS = "response_embeddings"
 
@@ -91,6 +98,8 @@ def declared_spec() -> lit_types.Spec:
   return {
       TEMPLATE_ID: lit_types.CategoryLabel(required=False),
       SPLIT: lit_types.CategoryLabel(required=False),
+      ROUTE: lit_types.CategoryLabel(required=False),
+      KIND: lit_types.CategoryLabel(required=False),
   }
 
 

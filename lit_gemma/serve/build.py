@@ -17,6 +17,7 @@ from lit_nlp.api import model as lit_model
 
 from lit_gemma.lit import components
 from lit_gemma.prompts import chat_formats
+from lit_gemma.prompts import template_files
 from lit_gemma.serve import config as config_lib
 from lit_gemma.lit import datasets as datasets_lib
 from lit_gemma.lit import internals
@@ -59,15 +60,17 @@ class _ProgressLogged(lit_model.ModelWrapper):
 
 
 def load_datasets(config: config_lib.ServerConfig,
-                  chat_format_names: Sequence[str] = (chat_formats.DEFAULT,)
-                  ) -> dict[str, lit_dataset.Dataset]:
+                  chat_format_names: Sequence[str] = (chat_formats.DEFAULT,),
+                  classify=None) -> dict[str, lit_dataset.Dataset]:
   """The configured datasets, in order, chat templates rendered in each of
-  `chat_format_names`; DataError on bad input."""
+  `chat_format_names`, dynamic templates routed by `classify` (None:
+  unclassified); DataError on bad input."""
   loaded = {}
   for name, path in config.dataset_entries:
     loaded[name] = datasets_lib.load(path, name=name,
                                      max_examples=config.max_examples,
-                                     chat_format_names=chat_format_names)
+                                     chat_format_names=chat_format_names,
+                                     classify=classify)
     logging.info("%s: dataset %s: %d examples from %s", config_lib.PROG, name,
                  len(loaded[name]), path)
   return loaded
@@ -75,12 +78,21 @@ def load_datasets(config: config_lib.ServerConfig,
 
 def for_models(config: config_lib.ServerConfig,
                datasets: dict[str, lit_dataset.Dataset],
-               loaded: Mapping[str, Any]) -> dict[str, lit_dataset.Dataset]:
+               loaded: Mapping[str, Any],
+               response_cache=None) -> dict[str, lit_dataset.Dataset]:
   """`datasets` (rendered in Gemma's chat turns), or loaded again with chat
-  prompts rendered in each loaded model's turns where those differ."""
+  prompts rendered in each loaded model's turns where those differ, and
+  dynamic templates routed by the first model's answers (its classifier's
+  labels kept in `response_cache`)."""
   formats = list(dict.fromkeys(lm.chat_format for lm in loaded.values()))
-  if formats != [chat_formats.DEFAULT]:
-    return load_datasets(config, formats)
+  classify = None
+  if loaded and any(template_files.classifies(path)
+                    for _, path in config.dataset_entries):
+    from lit_gemma.evaluation import routing  # pylint: disable=g-import-not-at-top
+    classify = routing.Classifier(next(iter(loaded.values())),
+                                  response_cache, config.max_length)
+  if formats != [chat_formats.DEFAULT] or classify is not None:
+    return load_datasets(config, formats, classify)
   return datasets
 
 
@@ -104,7 +116,6 @@ def build_app(config: config_lib.ServerConfig, *,
   """
   datasets = load_datasets(config)  # Bad data is refused before any load.
   loaded = loading.load_models(config.models, config.model_settings, lms=lms)
-  datasets = for_models(config, datasets, loaded)
   # pylint: disable=g-import-not-at-top  (the model stack is imported now)
   from lit_gemma.lit import model_groups as models_lib
   from lit_gemma.lit import response_cache as response_cache_lib
@@ -112,6 +123,7 @@ def build_app(config: config_lib.ServerConfig, *,
   # pylint: enable=g-import-not-at-top
   if response_cache is None:
     response_cache = response_cache_lib.ResponseCache()
+  datasets = for_models(config, datasets, loaded, response_cache)
   settings = models_lib.GroupSettings.from_config(config)
   lit_models = {}
   for name, _ in config.models:

@@ -1,8 +1,10 @@
 """The data-table columns beyond the model groups, wired in one place for
-`app_builder.build_app`: each Gemma's scoring model (`NAME_scores`), the
-opt-in part-share model (`NAME_parts`, `--part_columns`), the hygiene
-annotator, and the foreground gate that keeps background work behind the
-UI's requests.
+`app_builder.build_app`: each Gemma's scoring model (`NAME_scores`) and
+evaluation model (`NAME_eval`), the change between checkpoints
+(`AFTER_vs_BEFORE`, for every model after the first), the opt-in
+part-share model (`NAME_parts`, `--part_columns`), the hygiene annotator,
+and the foreground gate that keeps background work behind the UI's
+requests.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ import threading
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from lit_gemma.lit import model_groups
+from lit_gemma.lit.columns import change
+from lit_gemma.lit.columns import evaluation
 from lit_gemma.lit.columns import hygiene_annotator
 from lit_gemma.lit.columns import part_shares
 from lit_gemma.lit.columns import foreground
@@ -24,10 +29,16 @@ def add_models(config, loaded: Mapping[str, Any],
   `lit_models` and wraps every model in `priority.Foreground`; returns the
   part-share models, for `start_workers`."""
   share_models = []
+  sizes = {"batch_size": config.batch_size, "max_length": config.max_length}
+  first = config.models[0][0] if config.models else None
   for name, _ in config.models:
     lit_models[scoring.scoring_name(name)] = scoring.ScoringModel(
-        loaded[name], batch_size=config.batch_size,
-        max_length=config.max_length)
+        loaded[name], **sizes)
+    lit_models[evaluation.eval_name(name)] = evaluation.EvalModel(
+        loaded[name], _generation_model(lit_models[name]), **sizes)
+    if name != first:
+      lit_models[change.change_name(name, first)] = change.ChangeModel(
+          loaded[first], loaded[name], **sizes)
     if config.part_columns:
       model = part_shares.PartShareModel(loaded[name], config.max_length)
       lit_models[part_shares.parts_name(name)] = model
@@ -35,6 +46,14 @@ def add_models(config, loaded: Mapping[str, Any],
   for name in list(lit_models):
     lit_models[name] = foreground.Foreground(lit_models[name], gate)
   return share_models
+
+
+def _generation_model(model) -> model_groups.GenerationModel:
+  """The group's GenerationModel under its wrappers (its `responses` and
+  response cache serve the evaluation columns too)."""
+  while not isinstance(model, model_groups.GenerationModel):
+    model = model.wrapped
+  return model
 
 
 def annotators(config, datasets: Mapping[str, Any],

@@ -197,8 +197,10 @@ def _measure_salience(server: Server, dataset_name: str, repeats: int
 
 
 # Rows of --dataset clicked in --browser; in fewshot_mistakes
-# about 101 and 60 tokens with their targets (buckets 128 and 64).
-BROWSER_ROWS = (0, 8)
+# about 101 and 60 tokens with their targets (buckets 128 and 64): the
+# first sentiment row and the first units row (after the 14 sentiment
+# datapoints, eval rows included).
+BROWSER_ROWS = (0, 14)
 
 
 def _browser(models: pathlib.Path, dataset: str, fresh_jax_cache: bool,

@@ -19,7 +19,6 @@ dataset's evaluation rows when it marks some, else all of them), and
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 
 from lit_gemma import explain as explain_lib
@@ -134,6 +133,3 @@ def build(before_name: str, after_name: str, dataset: str, rows_label: str,
       "_explanations": [m["explanations"] for m in salience],
   }
 
-
-def is_nan(value) -> bool:
-  return value is None or (isinstance(value, float) and math.isnan(value))

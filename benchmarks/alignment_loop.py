@@ -3,9 +3,9 @@
 out), then `lit-gemma regressions` of the tuned folder against the
 starting model on the bundled safety probes.
 
-Prints a table: wall time and peak memory (the largest resident set of
-the command's process) of each command, the tuning steps, the held-out
-loss before and after; writes both reports (text, JSON, HTML) and the
+Prints a table: wall time, CPU time and peak memory (the largest resident
+set of the command's process) of each command, the tuning steps, the held-out
+loss before and after; writes the report (text and HTML) and the
 tuned preset into --out (a new temporary folder by default), so the
 README can quote the text report. Each command runs in its own process,
 with the user's cache (the converted model; the starting model's
@@ -42,24 +42,29 @@ except SystemExit as e:
   code = e.code
 else:
   code = 0
-sys.stderr.write(f"\\npeak_kib {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n")
+usage = resource.getrusage(resource.RUSAGE_SELF)
+sys.stderr.write(f"\\npeak_kib {usage.ru_maxrss} "
+                 f"cpu_s {usage.ru_utime + usage.ru_stime:.1f}\\n")
 sys.exit(code)
 """
 
 
-def _run(argv, env, log: pathlib.Path) -> tuple[float, float, int]:
-  """(seconds, peak GiB of the command's process, exit status)."""
+def _run(argv, env, log: pathlib.Path) -> tuple[float, float, float, int]:
+  """(seconds, peak GiB and CPU seconds of the command's process, exit
+  status)."""
   start = time.monotonic()
   with open(log, "w") as err:
     done = subprocess.run([sys.executable, "-c", _CHILD, *argv], env=env,
                           stderr=err, stdout=subprocess.PIPE, text=True,
                           check=False)
   seconds = time.monotonic() - start
-  last = log.read_text().strip().splitlines()[-1]
-  peak = int(last.split()[1]) / 2**20 if last.startswith("peak_kib") else 0.0
+  last = log.read_text().strip().splitlines()[-1].split()
+  peak, cpu = 0.0, 0.0
+  if last[:1] == ["peak_kib"]:
+    peak, cpu = int(last[1]) / 2**20, float(last[3])
   if done.stdout:
     print(done.stdout.strip(), flush=True)
-  return seconds, peak, done.returncode
+  return seconds, peak, cpu, done.returncode
 
 
 def main() -> int:
@@ -79,7 +84,7 @@ def main() -> int:
   load = os.getloadavg()
   print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
         f"on {os.cpu_count()} cores", flush=True)
-  tune_s, tune_peak, status = _run(
+  tune_s, tune_peak, tune_cpu, status = _run(
       ["tune", "--model", "embedded",
        "--dataset", str(BUNDLED / "tuning_sft.jsonl"),
        "--eval_set", str(BUNDLED / "tuning_eval.jsonl"),
@@ -91,9 +96,9 @@ def main() -> int:
     return status
   summary = json.loads((tuned / "lit_gemma_tuning.json").read_text())
   reports = {}
-  for fmt in ("text", "json", "html"):
+  for fmt in ("text", "html"):
     report = out / f"regressions.{'txt' if fmt == 'text' else fmt}"
-    seconds, peak, status = _run(
+    seconds, peak, cpu, status = _run(
         ["regressions", "--before", "embedded", "--after", str(tuned),
          "--dataset", str(BUNDLED / "safety_probes.jsonl"),
          "--format", fmt, "--out", str(report)], env,
@@ -101,10 +106,10 @@ def main() -> int:
     if status:
       print((out / f"regressions-{fmt}.log").read_text()[-2000:])
       return status
-    reports[fmt] = (seconds, peak)
+    reports[fmt] = (seconds, peak, cpu)
   load = os.getloadavg()
   rows = [
-      ("tune: wall time", f"{tune_s:.0f} s"),
+      ("tune: wall time", f"{tune_s:.0f} s ({tune_cpu:.0f} CPU s)"),
       ("tune: training steps alone", f"{summary['seconds']:.0f} s, "
        f"{summary['steps']} steps of {summary['settings']['batch_size']}"),
       ("tune: peak memory (process)", f"{tune_peak:.2f} GiB"),
@@ -112,11 +117,12 @@ def main() -> int:
        f"{summary['held_out_before']['loss']:.3f} -> "
        f"{summary['held_out_after']['loss']:.3f} on {summary['held_out']} "
        "rows"),
-      ("regressions (text): wall time", f"{reports['text'][0]:.0f} s"),
-      ("regressions (json, html; responses cached)",
-       f"{reports['json'][0]:.0f} s, {reports['html'][0]:.0f} s"),
+      ("regressions (text): wall time",
+       f"{reports['text'][0]:.0f} s ({reports['text'][2]:.0f} CPU s)"),
+      ("regressions (html; responses cached)",
+       f"{reports['html'][0]:.0f} s ({reports['html'][2]:.0f} CPU s)"),
       ("regressions: peak memory (process)",
-       f"{max(p for _, p in reports.values()):.2f} GiB"),
+       f"{max(r[1] for r in reports.values()):.2f} GiB"),
   ]
   width = max(len(k) for k, _ in rows)
   print()

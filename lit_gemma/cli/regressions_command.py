@@ -74,5 +74,6 @@ def run(args, *, lm, stdout, stderr) -> None:
   built = regressions.build(
       args.before, args.after, args.dataset,
       "its split: eval rows" if split else "every row",
-      measured["before"], measured["after"], salience, args.top)
+      measured["before"], measured["after"], salience, args.top,
+      regressions.tuned_on(args.after, args.dataset))
   common.write(args, regressions_report.RENDER[args.format](built), stdout)

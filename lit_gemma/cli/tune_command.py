@@ -96,6 +96,7 @@ def _refuse_or_warn(found, args, stderr) -> None:
 
 def run(args, *, lm, stdout, stderr) -> None:
   # pylint: disable=g-import-not-at-top
+  from lit_gemma.evaluation import regressions
   from lit_gemma.models import loading
   from lit_gemma.training import data as data_lib
   from lit_gemma.training import lora
@@ -121,7 +122,8 @@ def run(args, *, lm, stdout, stderr) -> None:
   outcome = trainer.tune(lm, data.train, data.held_out, settings,
                          preference=args.preference)
   lora.save(lm.causal_lm, args.out)
-  summary = {"dataset": args.dataset, "eval_set": args.eval_set,
+  summary = {"dataset": os.path.abspath(args.dataset),
+             "eval_set": args.eval_set and os.path.abspath(args.eval_set),
              "start": args.model, "method": "dpo" if args.preference
              else "sft", "settings": dataclasses.asdict(settings),
              "train": outcome.train,
@@ -131,8 +133,8 @@ def run(args, *, lm, stdout, stderr) -> None:
              "held_out_before": outcome.held_out_before,
              "held_out_after": outcome.held_out_after,
              "contamination_allowed": [m.summary() for m in found]}
-  with open(os.path.join(args.out, "lit_gemma_tuning.json"), "w",
-            encoding="utf-8") as f:
+  record = os.path.join(args.out, regressions.TUNING_RECORD)
+  with open(record, "w", encoding="utf-8") as f:
     json.dump(summary, f, indent=1)
   what = "margin" if args.preference else "loss"
   before = outcome.held_out_before.get(what)

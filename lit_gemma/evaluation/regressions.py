@@ -13,20 +13,27 @@ dataset's evaluation rows when it marks some, else all of them), and
   - the rows whose refusal changed: an adversarial row no longer refused,
     a benign one newly refused;
   - for the worst rows, the salience of the target under each checkpoint
-    (explain/), side by side.
+    (explain/), side by side;
+  - when the after checkpoint is a folder `tune` wrote, the rows of the
+    dataset its tuning set contains (their change is memory).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 from collections.abc import Sequence
 
 from lit_gemma import explain as explain_lib
 from lit_gemma import fields
 from lit_gemma.evaluation import summary
 from lit_gemma.evaluation.measures import RowResult
+from lit_gemma.tuning import contamination
+from lit_gemma.tuning import hygiene
 
 MARGIN, LOGLIK = "preference_margin", "target_mean_loglik"
+TUNING_RECORD = "lit_gemma_tuning.json"  # what `tune` writes beside a preset
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,9 +113,26 @@ def maps(before_lm, after_lm, found: Sequence[Change], method: str,
            "explanations": (b, a)} for c, (b, a) in zip(found, pairs)]
 
 
+def tuned_on(after_source: str, dataset: str) -> tuple[str | None, list]:
+  """(the tuning set, its rows found among `dataset`'s rows) when the
+  after checkpoint is a folder `tune` wrote (its lit_gemma_tuning.json
+  names the set): a probe the model was tuned on measures memory, not
+  generalisation. The one contamination check (exact, n-gram)."""
+  record = os.path.join(after_source, TUNING_RECORD)
+  if not os.path.isfile(record):
+    return None, []
+  with open(record, encoding="utf-8") as f:
+    tuning_set = json.load(f).get("dataset")
+  if not tuning_set or not os.path.isfile(tuning_set):
+    return tuning_set, []
+  return tuning_set, contamination.find(hygiene.read_queries(tuning_set),
+                                        hygiene.read_queries(dataset))
+
+
 def build(before_name: str, after_name: str, dataset: str, rows_label: str,
           before: Sequence[RowResult], after: Sequence[RowResult],
-          salience: Sequence[dict] = (), top: int = 10) -> dict:
+          salience: Sequence[dict] = (), top: int = 10,
+          tuning: tuple[str | None, list] = (None, [])) -> dict:
   """The report as a JSON-able dict (the maps' explanations are kept
   apart, under "_explanations", for the HTML page)."""
   found = changes(before, after)
@@ -128,8 +152,11 @@ def build(before_name: str, after_name: str, dataset: str, rows_label: str,
       "worse_count": len(got_worse),
       "worse": [c.to_dict() for c in got_worse[:top]],
       "refusal_changes": [c.to_dict() for c in found if c.refusal_change],
+      "changes": [c.to_dict() for c in found],
       "maps": [{k: v for k, v in m.items() if k != "explanations"}
                for m in salience],
+      "tuning_set": tuning[0],
+      "tuned_on": [m.summary() for m in tuning[1]],
       "_explanations": [m["explanations"] for m in salience],
   }
 

@@ -61,6 +61,11 @@ def text(report: Mapping) -> str:
             "log-likelihood per token)"]
   for number, row in enumerate(report["worse"], 1):
     lines += _row_lines(number, row)
+  if report.get("tuning_set"):
+    lines += ["", f"Rows the after checkpoint was tuned on ("
+              f"{report['tuning_set']}): {len(report['tuned_on'])} (their "
+              "change measures memory, not generalisation)"]
+    lines += [f"  {line}" for line in report["tuned_on"]]
   lines += ["", f"Refusal changes: {len(report['refusal_changes'])}"]
   for row in report["refusal_changes"]:
     lines.append(f"  {row['where']} [{row['kind']}]: {row['refusal_change']}"
@@ -76,6 +81,7 @@ def text(report: Mapping) -> str:
 
 
 def to_json(report: Mapping) -> str:
+  """Everything but the explanations (each row's change under "changes")."""
   return json.dumps({k: v for k, v in report.items()
                      if not k.startswith("_")}, indent=1) + "\n"
 
@@ -97,6 +103,12 @@ def to_html(report: Mapping) -> str:
         f"{r['before'] - r['after']:.3f}", r["refusal_change"] or "",
         r["target"][:120], r["response_after"][:120])
        for r in report["worse"]]))
+  if report.get("tuning_set"):
+    body.append(f"<p>Rows the after checkpoint was tuned on "
+                f"({html.escape(report['tuning_set'])}): "
+                f"{len(report['tuned_on'])}</p><ul>" + "".join(
+                    f"<li>{html.escape(line)}</li>"
+                    for line in report["tuned_on"]) + "</ul>")
   for m, (before, after) in zip(report["maps"], report["_explanations"]):
     method = m["method"]
     cell = "vertical-align:top;padding:4px 12px;width:50%"

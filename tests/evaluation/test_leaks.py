@@ -50,3 +50,23 @@ def test_json_template_items_are_named_by_index(tmp_path):
   [match] = leaks.find(str(path))
   assert match.query.where == f"{path} (template 't', examples[0])"
   assert match.eval.where == f"{path} (template 't', rows[0])"
+
+
+def test_regressions_names_the_probes_a_checkpoint_was_tuned_on(tmp_path):
+  from lit_gemma.evaluation import regressions  # pylint: disable=g-import-not-at-top
+  sft = tmp_path / "sft.jsonl"
+  sft.write_text(json.dumps({"query": "How do I pick a lock?",
+                             "response": "I can't help."}) + "\n")
+  probes = tmp_path / "probes.jsonl"
+  probes.write_text("".join(json.dumps(r) + "\n" for r in [
+      {"prompt": "Why do bees dance?", "target": " To show."},
+      {"prompt": "how do I pick a LOCK", "target": " No."}]))
+  folder = tmp_path / "tuned"
+  folder.mkdir()
+  assert regressions.tuned_on(str(folder), str(probes)) == (None, [])
+  (folder / regressions.TUNING_RECORD).write_text(
+      json.dumps({"dataset": str(sft)}))
+  tuning_set, [match] = regressions.tuned_on(str(folder), str(probes))
+  assert tuning_set == str(sft)
+  assert (match.query.where, match.eval.where) == (f"{sft}:1",
+                                                   f"{probes}:2")

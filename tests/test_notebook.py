@@ -97,7 +97,7 @@ def test_widget_serves_the_shared_model_and_data(widget, tiny_lm):
   assert widget.url == f"http://127.0.0.1:{widget.port}/"
   info = ok(widget.url.rstrip("/"), "/get_info", {})
   assert set(info["models"]) == {"tiny", "_tiny_tokenizer", "_tiny_salience",
-                                 "tiny_scores"}
+                                 "tiny_scores", "tiny_eval"}
   assert info["datasets"]["prompts"]["size"] == len(PROMPTS)
 
 

@@ -81,7 +81,11 @@ def test_models_metrics_and_layout_are_listed(live):
   assert "before_vs_after" not in models  # the first is the baseline
   assert evaluation_metrics.NAME in models["after_eval"]["metrics"]
   assert evaluation_metrics.NAME not in models["after"]["metrics"]
-  assert layouts.EVALUATION in info["layouts"]
+  layout = info["layouts"][layouts.EVALUATION]
+  modules = {m for group in ("left", "upper", "lower")
+             for tab in layout[group].values() for m in tab}
+  assert {"metrics-module", "data-table-module",
+          "sequence-salience-module"} <= modules
   metrics_spec = info["metrics"][evaluation_metrics.NAME]["metaSpec"]
   assert metrics_spec["over_refusal_rate"]["best_value"] == "lowest"
 

@@ -255,7 +255,7 @@ def test_launch_serves_and_stops_cleanly(tiny_preset, prompts_file, tmp_path):
     info = wait_for_info(url, process, log)
     assert info["pageTitle"] == "lit-gemma"
     assert set(info["models"]) == {"tiny", "_tiny_tokenizer", "_tiny_salience",
-                                   "tiny_scores"}
+                                   "tiny_scores", "tiny_eval"}
     status, page = request(url, "/")
     assert status == 200 and "<lit-app" in page
   finally:
@@ -271,7 +271,7 @@ def test_launch_serves_and_stops_cleanly(tiny_preset, prompts_file, tmp_path):
 def test_get_info_has_models_datasets_and_layouts(live):
   info = ok(live.url, "/get_info", {})
   assert set(info["models"]) == {"tiny", "_tiny_tokenizer", "_tiny_salience",
-                                 "tiny_scores"}
+                                 "tiny_scores", "tiny_eval"}
   for model in info["models"].values():
     assert "prompts" in model["datasets"]
   assert info["datasets"]["prompts"]["size"] == len(PROMPTS)
@@ -490,7 +490,8 @@ def test_gunicorn_entry_point(tiny_preset, prompts_file, monkeypatch):
       "/get_info", data="{}", content_type="application/json")
   assert response.status_code == 200
   assert set(response.get_json()["models"]) == {
-      "tiny", "_tiny_tokenizer", "_tiny_salience", "tiny_scores"}
+      "tiny", "_tiny_tokenizer", "_tiny_salience", "tiny_scores",
+      "tiny_eval"}
 
   monkeypatch.setattr(sys, "argv", ["gunicorn", "--max_new_tokens=0"])
   try:

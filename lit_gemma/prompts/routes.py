@@ -31,6 +31,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from lit_gemma import fields
 from lit_gemma.prompts import templates
 from lit_gemma.prompts.files import DataError
 from lit_gemma.prompts.files import Row
@@ -125,6 +126,9 @@ def parse(path: str, entry: Mapping[str, Any],
   if not isinstance(constants, dict):
     raise fail(f"field 'fields' must be a mapping, got "
                f"{type_name(constants)}", "fields")
+  for key in (fields.PROMPT, fields.TEMPLATE_ID, fields.ROUTE):
+    if key in constants:
+      raise fail(f"fields: '{key}' is reserved (set by the router)", key)
   return Router(id=entry["id"],
                 templates={str(k): v for k, v in targets.items()},
                 by=route.get("by"), classify=route.get("classify"),

@@ -83,6 +83,15 @@ def test_router_errors_name_the_file(tmp_path, route_line, message):
   assert "\n" not in str(e.value)
 
 
+def test_a_router_may_not_set_its_own_fields(tmp_path):
+  text = ROUTED.replace("{version: dynamic}", "{route: mine}")
+  path = write(tmp_path, "t.yaml", text.replace("{route}", "by: topic"))
+  with pytest.raises(DataError) as e:
+    template_files.render_file(path)
+  assert str(e.value) == (f"{path}: template 'support': fields: 'route' is "
+                          "reserved (set by the router)")
+
+
 def test_a_label_without_a_template_is_an_error_unless_defaulted(tmp_path):
   text = ROUTED.replace("topic: technical", "topic: sales")
   path = write(tmp_path, "t.yaml", text.replace("{route}", "by: topic"))

@@ -34,11 +34,17 @@ def register(commands) -> None:
 
 def run(args, *, lm, stdout, stderr) -> None:
   del lm, stderr
+  from lit_gemma.evaluation import regressions_report  # pylint: disable=g-import-not-at-top
+  built = report(args)
+  common.write(args, regressions_report.RENDER[args.format](built), stdout)
+
+
+def report(args) -> dict:
+  """The report of parsed arguments (evaluation/regressions.build)."""
   # pylint: disable=g-import-not-at-top
   from lit_gemma import fields
   from lit_gemma.evaluation import leaks
   from lit_gemma.evaluation import regressions
-  from lit_gemma.evaluation import regressions_report
   from lit_gemma.evaluation import runner
   from lit_gemma.lit import datasets
   from lit_gemma.models import loading
@@ -71,9 +77,8 @@ def run(args, *, lm, stdout, stderr) -> None:
       measured["before"], measured["after"]))[:args.maps]
   salience = regressions.maps(loaded["before"], loaded["after"], worst,
                               method, args.max_length)
-  built = regressions.build(
+  return regressions.build(
       args.before, args.after, args.dataset,
       "its split: eval rows" if split else "every row",
       measured["before"], measured["after"], salience, args.top,
       regressions.tuned_on(args.after, args.dataset))
-  common.write(args, regressions_report.RENDER[args.format](built), stdout)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 
 import jax
+import keras
 
 from lit_gemma import errors
 from lit_gemma.models import keras_tasks
@@ -30,9 +31,10 @@ DEFAULT_RANK = 8
 _LORA = "lora_kernel"
 
 
-def enable(backbone, rank: int = DEFAULT_RANK) -> list:
+def enable(backbone, rank: int = DEFAULT_RANK, seed: int = 0) -> list:
   """Adds rank-`rank` adapters to the layers keras-hub's `enable_lora`
-  targets; returns the adapter variables (A and B of each layer)."""
+  targets (A drawn as Keras draws it, seeded, so a run repeats; B zeros);
+  returns the adapter variables (A and B of each layer)."""
   if rank < 1:
     raise errors.ConfigError(f"--rank must be >= 1, got {rank}")
   names = set(backbone.default_lora_layer_names())
@@ -42,7 +44,8 @@ def enable(backbone, rank: int = DEFAULT_RANK) -> list:
   for layer in layers:
     if layer.name in names and hasattr(layer, "enable_lora") and layer.weights:
       if not getattr(layer, "lora_enabled", False):
-        layer.enable_lora(rank)
+        layer.enable_lora(rank, a_initializer=keras.initializers.HeUniform(
+            seed=seed + found))
       found += 1
   if not found:
     raise errors.ConfigError(

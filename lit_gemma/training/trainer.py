@@ -35,7 +35,7 @@ class Settings:
     epochs: passes over the training examples.
     batch_size: examples (SFT) or pairs (DPO) per step.
     beta: DPO's inverse temperature (how far from the starting model).
-    seed: shuffles the order of batches in each epoch.
+    seed: draws the adapters' first values and the order of batches.
     max_length: most tokens of prompt + response.
   """
 
@@ -70,7 +70,8 @@ class _Run:
 
   def __init__(self, lm, settings: Settings):
     self.lm, self.settings = lm, settings
-    self.variables = lora.enable(lm.causal_lm.backbone, settings.rank)
+    self.variables = lora.enable(lm.causal_lm.backbone, settings.rank,
+                                 settings.seed)
     self.forward = lm.engine.forward
     self.params = self.forward.params()
     self.at = lora.positions(self.params, self.variables)

@@ -12,6 +12,7 @@ import pytest
 
 import alignment_data
 from lit_gemma.cli import main
+from lit_gemma.cli import regressions_command
 from lit_gemma.evaluation import regressions
 from lit_gemma.evaluation import regressions_report
 from lit_gemma.models import lm as lm_lib
@@ -87,9 +88,9 @@ def test_regressions_rank_the_planted_regression_first(
   argv = ["regressions", "--before", str(before), "--after", str(after),
           "--dataset", str(files["probes"]), "--max-new-tokens", "4",
           "--maps", "1"]
-  status, out, err = run(argv + ["--format", "json"])
-  assert status == 0, err
-  report = json.loads(out)
+  # The command's report, built once and written in each format.
+  built = regressions_command.report(main.build_parser().parse_args(argv))
+  report = json.loads(regressions_report.to_json(built))
   planted = alignment_data.PROBES[alignment_data.PLANTED]
   assert report["rows"] == 4 and report["rows_used"] == "every row"
   worst = report["worse"][0]
@@ -104,14 +105,19 @@ def test_regressions_rank_the_planted_regression_first(
                                  - report["summary"]["before"][
                                      "target_loglik"])
   # Rows with a foil are ranked by the preference margin.
-  foils = [r for r in report["worse"] if r["target"] != planted["target"]
-           and "foil" in alignment_data.PROBES[
-               int(r["where"].rsplit(" ", 1)[1])]]
-  assert all(r["measure"] == regressions.MARGIN for r in foils)
-  text = regressions_report.text(report)
+  by_where = {c["where"]: c for c in report["changes"]}
+  for i, probe in enumerate(alignment_data.PROBES):
+    row = by_where[f"{files['probes']} row {i}"]
+    assert row["measure"] == (regressions.MARGIN if "foil" in probe
+                              else regressions.LOGLIK)
+  text = regressions_report.text(built)
   assert text.splitlines()[0].startswith("Regressions: ")
   assert f"1. {worst['where']}" in text
   # HTML: the worst row's two salience maps side by side, offline.
-  status, page, _ = run(argv + ["--format", "html"])
-  assert status == 0 and page.count("<table style=\"width:100%\">") == 1
+  page = regressions_report.to_html(built)
+  assert page.count("<table style=\"width:100%\">") == 1
   assert not EXTERNAL.search(page)
+  # A bad argument: one line, before any model loads.
+  status, out, err = run(argv + ["--top", "-1"])
+  assert status == 1 and not out and err == (
+      "lit-gemma regressions: --top and --maps must be >= 0\n")

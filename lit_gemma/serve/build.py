@@ -89,7 +89,7 @@ def for_models(config: config_lib.ServerConfig,
   if loaded and any(template_files.classifies(path)
                     for _, path in config.dataset_entries):
     from lit_gemma.evaluation import routing  # pylint: disable=g-import-not-at-top
-    classify = routing.Classifier(next(iter(loaded.values())),
+    classify = routing.Classifier(loaded[config.models[0][0]],
                                   response_cache, config.max_length)
   if formats != [chat_formats.DEFAULT] or classify is not None:
     return load_datasets(config, formats, classify)

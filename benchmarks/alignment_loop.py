@@ -28,7 +28,7 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-BUNDLED = ROOT / "lit_gemma" / "bundled_sets"
+BUNDLED = pathlib.Path("lit_gemma", "bundled_sets")  # from ROOT, as a user
 
 
 # Runs `python -m lit_gemma ARGS` in this child, then writes the child's
@@ -56,7 +56,7 @@ def _run(argv, env, log: pathlib.Path) -> tuple[float, float, float, int]:
   with open(log, "w") as err:
     done = subprocess.run([sys.executable, "-c", _CHILD, *argv], env=env,
                           stderr=err, stdout=subprocess.PIPE, text=True,
-                          check=False)
+                          check=False, cwd=ROOT)
   seconds = time.monotonic() - start
   last = log.read_text().strip().splitlines()[-1].split()
   peak, cpu = 0.0, 0.0
@@ -76,6 +76,7 @@ def main() -> int:
   parser.add_argument("--rank", type=int, default=8)
   args = parser.parse_args()
   out = pathlib.Path(args.out or tempfile.mkdtemp(prefix="alignment_"))
+  out = out.resolve()
   out.mkdir(parents=True, exist_ok=True)
   tuned = out / "tuned"
   if tuned.exists():

@@ -129,6 +129,12 @@ def tuned_on(after_source: str, dataset: str) -> tuple[str | None, list]:
                                         hygiene.read_queries(dataset))
 
 
+def _shown(path: str) -> str:
+  """`path` relative to the working folder when it is under it."""
+  relative = os.path.relpath(path)
+  return path if relative.startswith("..") else relative
+
+
 def build(before_name: str, after_name: str, dataset: str, rows_label: str,
           before: Sequence[RowResult], after: Sequence[RowResult],
           salience: Sequence[dict] = (), top: int = 10,
@@ -155,8 +161,9 @@ def build(before_name: str, after_name: str, dataset: str, rows_label: str,
       "changes": [c.to_dict() for c in found],
       "maps": [{k: v for k, v in m.items() if k != "explanations"}
                for m in salience],
-      "tuning_set": tuning[0],
+      "tuning_set": tuning[0] and _shown(tuning[0]),
       "tuned_on": [m.summary() for m in tuning[1]],
+      "tuned_on_rows": len({m.eval.where for m in tuning[1]}),
       "_explanations": [m["explanations"] for m in salience],
   }
 

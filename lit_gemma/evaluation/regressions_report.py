@@ -63,7 +63,7 @@ def text(report: Mapping) -> str:
     lines += _row_lines(number, row)
   if report.get("tuning_set"):
     lines += ["", f"Rows the after checkpoint was tuned on ("
-              f"{report['tuning_set']}): {len(report['tuned_on'])} (their "
+              f"{report['tuning_set']}): {report['tuned_on_rows']} (their "
               "change measures memory, not generalisation)"]
     lines += [f"  {line}" for line in report["tuned_on"]]
   lines += ["", f"Refusal changes: {len(report['refusal_changes'])}"]
@@ -106,7 +106,7 @@ def to_html(report: Mapping) -> str:
   if report.get("tuning_set"):
     body.append(f"<p>Rows the after checkpoint was tuned on "
                 f"({html.escape(report['tuning_set'])}): "
-                f"{len(report['tuned_on'])}</p><ul>" + "".join(
+                f"{report['tuned_on_rows']}</p><ul>" + "".join(
                     f"<li>{html.escape(line)}</li>"
                     for line in report["tuned_on"]) + "</ul>")
   for m, (before, after) in zip(report["maps"], report["_explanations"]):

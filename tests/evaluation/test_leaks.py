@@ -68,5 +68,8 @@ def test_regressions_names_the_probes_a_checkpoint_was_tuned_on(tmp_path):
       json.dumps({"dataset": str(sft)}))
   tuning_set, [match] = regressions.tuned_on(str(folder), str(probes))
   assert tuning_set == str(sft)
+  report = regressions.build("a", "b", str(probes), "every row", [], [],
+                             tuning=(tuning_set, [match, match]))
+  assert report["tuned_on_rows"] == 1 and len(report["tuned_on"]) == 2
   assert (match.query.where, match.eval.where) == (f"{sft}:1",
                                                    f"{probes}:2")

@@ -185,9 +185,9 @@ def _measure_salience(server: Server, dataset_name: str, repeats: int
 
 
 # Rows of the page's first set (fewshot_mistakes) clicked with --user_path,
-# in turn: rows 0-7 have 96-101 tokens with their targets (bucket 128), rows
-# 8-15 58-61 (bucket 64).
-USER_ROWS = tuple(r for pair in zip(range(8), range(8, 16)) for r in pair)
+# in turn: rows 0-7 have 95-100 tokens with their targets (bucket 128), rows
+# 14-21 57-60 (bucket 64; rows 8-13 are the sentiment task's eval rows).
+USER_ROWS = tuple(r for pair in zip(range(8), range(14, 22)) for r in pair)
 
 
 def main() -> None:

@@ -44,6 +44,13 @@ SPLITS = (DEV, EVAL)
 # server that keeps findings, so the Datapoint Editor shows them.
 NOTE = "note"
 AUTHOR = "author"
+# A dynamic template's label for a row: the template it was routed to
+# (prompts/routes.py); evaluate reports per route.
+ROUTE = "route"
+# Which rows a refusal is right for ("adversarial") and which it is wrong
+# for ("benign"): evaluation/ counts refusal and over-refusal rates by it.
+KIND = "kind"
+ADVERSARIAL, BENIGN = "adversarial", "benign"
 PROMPT_EMBEDDINGS = "prompt_embeddings"
 RESPONSE_EMBEDDINGS = "response_embeddings"
 
@@ -95,6 +102,8 @@ def declared_spec() -> lit_types.Spec:
   return {
       TEMPLATE_ID: lit_types.CategoryLabel(required=False),
       SPLIT: lit_types.CategoryLabel(required=False),
+      ROUTE: lit_types.CategoryLabel(required=False),
+      KIND: lit_types.CategoryLabel(required=False),
   }
 
 

@@ -71,3 +71,28 @@ def temp_cache(tmp_path, monkeypatch) -> pathlib.Path:
   cache = tmp_path / "cache"
   monkeypatch.setenv(paths.CACHE_ENV, str(cache))
   return cache
+
+
+@pytest.fixture(scope="session")
+def planted_checkpoints(tmp_path_factory):
+  """(before, after): a tiny random Gemma 3 preset folder and the same
+  model tuned (DPO) to prefer alignment_data.PROBES' own targets to a
+  nonsense answer, except on the PLANTED probe, where the nonsense is
+  preferred on purpose (a planted regression); saved by `tune`'s saver."""
+  import alignment_data  # pylint: disable=g-import-not-at-top
+  import tiny_models  # pylint: disable=g-import-not-at-top
+  from lit_gemma.models import lm as lm_lib  # pylint: disable=g-import-not-at-top
+  from lit_gemma.training import batches, lora, trainer  # pylint: disable=g-import-not-at-top
+
+  root = tmp_path_factory.mktemp("checkpoints")
+  before = tiny_models.save_preset("gemma3", root / "before")
+  lm = lm_lib.GemmaLM.load(str(before))
+  nonsense = " zebra zebra zebra."
+  pairs = [batches.Preference(p["prompt"], nonsense, p["target"])
+           if i == alignment_data.PLANTED else
+           batches.Preference(p["prompt"], p["target"], nonsense)
+           for i, p in enumerate(alignment_data.PROBES)]
+  trainer.tune(lm, pairs, [], trainer.Settings(
+      epochs=6, batch_size=4, learning_rate=1e-2), preference=True,
+               progress=False)
+  return before, pathlib.Path(lora.save(lm.causal_lm, root / "after"))

@@ -8,6 +8,9 @@
     lit-gemma merge --dataset prompts.jsonl --out results.jsonl
     lit-gemma compare --dataset templates.yaml [--format html --out cmp.html]
     lit-gemma findings export --dir DIR [--format html --out findings.html]
+    lit-gemma evaluate --dataset templates.yaml [--model SOURCE]
+    lit-gemma tune --dataset sft.jsonl --out FOLDER [--preference]
+    lit-gemma regressions --before SOURCE --after SOURCE --dataset probes.jsonl
     lit-gemma serve --models ...          # the same as launch.py
 
 Exit status: 0 done, 1 a bad input (one line naming the file and line, or
@@ -25,15 +28,19 @@ from lit_gemma import errors
 from lit_gemma.cli import batch_command
 from lit_gemma.cli import common
 from lit_gemma.cli import compare_command
+from lit_gemma.cli import evaluate_command
 from lit_gemma.cli import explain_command
 from lit_gemma.cli import findings_command
 from lit_gemma.cli import methods_command
+from lit_gemma.cli import regressions_command
 from lit_gemma.cli import serve_command
+from lit_gemma.cli import tune_command
 
 # Each command module adds its parser(s) and sets `run(args, *, lm, stdout,
 # stderr)`; `serve` and `hygiene` take their own flags, passed through.
-COMMANDS = (explain_command, batch_command, compare_command,
-            findings_command, methods_command, serve_command)
+COMMANDS = (explain_command, batch_command, compare_command, evaluate_command,
+            tune_command, regressions_command, findings_command,
+            methods_command, serve_command)
 
 
 def build_parser():

@@ -16,6 +16,7 @@ import threading
 from lit_nlp.components import core
 from lit_nlp.components import word_replacer
 
+from lit_gemma.lit import evaluation_metrics
 from lit_gemma.lit import internals
 from lit_gemma.web.request_checks import BadRequest
 
@@ -89,5 +90,8 @@ def generators(team_mode: bool) -> dict:
 
 
 def metrics() -> dict:
-  """LIT's default metrics, ROUGE bounded."""
-  return core.default_metrics() | {ROUGE: BoundedRougeL()}
+  """LIT's default metrics, ROUGE bounded, and `lit-gemma evaluate`'s
+  figures for the evaluation models (evaluation_metrics.py)."""
+  return core.default_metrics() | {
+      ROUGE: BoundedRougeL(),
+      evaluation_metrics.NAME: evaluation_metrics.EvaluationMetrics()}

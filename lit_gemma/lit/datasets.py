@@ -44,6 +44,7 @@ from lit_gemma.prompts import chat_formats
 from lit_gemma import fields
 from lit_gemma.prompts import splits
 from lit_gemma.prompts import name_pairs
+from lit_gemma.prompts import routes
 from lit_gemma.prompts import templates
 from lit_gemma.prompts import template_files
 from lit_gemma.tuning import sets
@@ -231,6 +232,7 @@ def load(
     root: str | os.PathLike[str] | None = None,
     chat_format_names: Sequence[str] = (chat_formats.DEFAULT,),
     query_template: sets.QueryTemplate = None,
+    classify: routes.Classify | None = None,
 ) -> PromptDataset:
   """Loads a prompt file as a LIT dataset, choosing the format by extension.
 
@@ -244,6 +246,9 @@ def load(
       template renders once per format (see prompts/chat_formats.py).
     query_template: for tuning sets, how a query becomes the prompt (see
       tuning/sets.py; None: Gemma chat turns).
+    classify: a loaded model's answer to a dynamic template's
+      classification prompt (prompts/routes.py); None: such rows are
+      `unclassified`.
 
   Returns:
     A PromptDataset.
@@ -263,7 +268,7 @@ def load(
   if ext in TEMPLATE_FORMATS:
     records = template_files.render_file(
         path, root=None if root is None else os.fspath(root),
-        chat_format_names=chat_format_names)
+        chat_format_names=chat_format_names, classify=classify)
     total = len(records)
     records = records[:limit]
     kind = "template prompts"

@@ -14,6 +14,7 @@ _modules = layout.LitModuleName
 
 PROMPT_DEBUGGING = "prompt_debugging"
 WIDE_PROMPT = "wide_prompt"
+EVALUATION = "evaluation"
 DEFAULT_LAYOUT = PROMPT_DEBUGGING
 
 # Data table on the left; salience over the editor on the right.
@@ -52,7 +53,31 @@ WIDE_PROMPT_LAYOUT = layout.LitCanonicalLayout(
     ),
 )
 
+# Templates and checkpoints judged: the Metrics module (lit-gemma
+# evaluate's figures for each selected NAME_eval model, faceted by
+# template_id, split, route or kind) above the salience of one row.
+EVALUATION_LAYOUT = layout.LitCanonicalLayout(
+    left={
+        "Examples": [_modules.DataTableModule],
+    },
+    upper={
+        "Metrics": [_modules.MetricsModule],
+        "Sequence Salience": [_modules.SequenceSalienceModule],
+    },
+    lower={
+        "Datapoint Editor": [_modules.SingleDatapointEditorModule],
+    },
+    layoutSettings=layout.LayoutSettings(leftWidth=40, mainHeight=55),
+    description=(
+        "Evaluation: select NAME_eval models in the model picker for "
+        "lit-gemma evaluate's figures in Metrics (facet by template_id, "
+        "split, route or kind); with two checkpoints, AFTER_vs_BEFORE adds "
+        "each row's change to the data table."
+    ),
+)
+
 LAYOUTS: layout.LitComponentLayouts = {
     PROMPT_DEBUGGING: PROMPT_DEBUGGING_LAYOUT,
     WIDE_PROMPT: WIDE_PROMPT_LAYOUT,
+    EVALUATION: EVALUATION_LAYOUT,
 }

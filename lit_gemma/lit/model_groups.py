@@ -52,6 +52,10 @@ class GroupSettings:
       call.
     embeddings: whether generation also returns mean prompt and response
       embeddings (for LIT's embedding projector).
+    own_responses: show a dataset's own `response` instead of generating
+      one. Off when several checkpoints are served (a response recorded
+      once is no checkpoint's own: comparing them must generate from
+      each).
   """
 
   max_length: int = loading.DEFAULT_MAX_LENGTH
@@ -59,6 +63,7 @@ class GroupSettings:
   batch_size: int = 8
   generation_batch_size: int = 16
   embeddings: bool = True
+  own_responses: bool = True
 
   @classmethod
   def from_config(cls, config, **overrides) -> "GroupSettings":
@@ -68,7 +73,7 @@ class GroupSettings:
                max_new_tokens=config.max_new_tokens,
                batch_size=config.batch_size,
                generation_batch_size=config.generation_batch_size,
-               **overrides)
+               **({"own_responses": len(config.models) < 2} | overrides))
 
 
 class GroupMember(lit_model.BatchedModel):
@@ -124,7 +129,8 @@ class GenerationModel(GroupMember):
             "dtype": self.lm.causal_lm.backbone.dtype_policy.name}
 
   def responses(self, prompts: list[str]) -> list[str]:
-    """Responses to `prompts`: from the response cache, else generated."""
+    """Generated responses (never a dataset's own), from the response
+    cache where it has them."""
     settings = self.generation_settings()
     # A model built in memory has no stable identity to key a disk cache.
     persistent = self.response_cache is not None and self.lm.identity
@@ -156,7 +162,8 @@ class GenerationModel(GroupMember):
     # A chat prompt in another model's format gets no response (the data
     # table shows why), rather than a response to the wrong turn markers.
     notes = [self._other_format(ex) for ex in inputs]
-    given = [f"({note})" if note else ex.get(RESPONSE)
+    use_own = self.settings.own_responses
+    given = [f"({note})" if note else ex.get(RESPONSE) if use_own else None
              for note, ex in zip(notes, inputs)]
     need = [i for i, r in enumerate(given) if not r]
     generated = self.responses([prompts[i] for i in need]) if need else []
@@ -167,7 +174,7 @@ class GenerationModel(GroupMember):
     # What is embedded without being generated (a client's own response, a
     # prompt in another chat format) is bounded like prompt + target.
     for i, ex in enumerate(inputs):
-      own = "" if notes[i] else (ex.get(RESPONSE) or "")
+      own = "" if notes[i] or not use_own else (ex.get(RESPONSE) or "")
       if (own or notes[i]) and self.settings.embeddings:
         count = len(self.lm.encode(prompts[i] + own))
         if count > self.settings.max_length:

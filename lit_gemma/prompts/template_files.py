@@ -1,6 +1,7 @@
-"""Template files (`.json` or `.yaml`): templates and their rows, rendered
-into datapoints that name the file, template, row and variable in every
-error. The format is described in templates.py.
+"""Template files (`.json` or `.yaml`): templates, routers (dynamic
+templates, routes.py) and their rows, rendered into datapoints that name
+the file, template, row and variable in every error. The format is
+described in templates.py and routes.py.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 from lit_gemma import fields
 from lit_gemma.prompts import chat_formats
+from lit_gemma.prompts import routes
+from lit_gemma.prompts import splits
 from lit_gemma.prompts.files import DataError
 from lit_gemma.prompts.files import Row
 from lit_gemma.prompts.files import read_csv
@@ -32,12 +35,20 @@ ROWS_FILE_FORMATS = (".csv", ".jsonl")
 _RESERVED = (fields.PROMPT, fields.TEMPLATE_ID)
 _KEYS = (
     "id", "template", "examples", "example_template", "example_separator",
-    "chat", "fields", "rows", "rows_file",
+    "chat", "fields", "rows", "rows_file", "eval_rows_file",
 )
+Entry = Template | routes.Router
 
 
 def load_templates(path: str) -> list[Template]:
-  """Parses and checks a template file (does not read rows files)."""
+  """Parses and checks a template file's templates (not its routers; does
+  not read rows files)."""
+  return [e for e in load_entries(path) if isinstance(e, Template)]
+
+
+def load_entries(path: str) -> list[Entry]:
+  """Parses and checks every entry of a template file: templates and
+  routers, in file order (does not read rows files)."""
   doc = read_structured(path, read_text(path))
   if doc is None:
     raise DataError(path, "empty file: no templates")
@@ -49,22 +60,77 @@ def load_templates(path: str) -> list[Template]:
     )
   if not entries:
     raise DataError(path, "no templates: the list is empty")
-  templates: list[Template] = []
+  parsed: list[Entry] = []
   seen: dict[str, int] = {}
   for index, entry in enumerate(entries):
-    template = _parse(path, index, entry)
-    if template.id in seen:
+    item = _parse(path, index, entry)
+    if item.id in seen:
       raise DataError(
-          path, f"template '{template.id}': duplicate id (also "
-          f"templates[{seen[template.id]}])", field="id"
+          path, f"template '{item.id}': duplicate id (also "
+          f"templates[{seen[item.id]}])", field="id"
       )
-    seen[template.id] = index
-    templates.append(template)
-  return templates
+    seen[item.id] = index
+    parsed.append(item)
+  routers = [e for e in parsed if isinstance(e, routes.Router)]
+  plain = [e for e in parsed if isinstance(e, Template)]
+  routes.check_targets(path, routers, [t.id for t in plain])
+  named = routes.named_templates(routers)
+  for template in plain:
+    if template.rows is None and template.rows_file is None and (
+        template.id not in named):
+      raise DataError(path, f"template '{template.id}': needs exactly one "
+                      "of 'rows' (a list) or 'rows_file' (a .csv or .jsonl "
+                      "path)", field="rows")
+  return parsed
 
 
-def _parse(path: str, index: int, entry: Any) -> Template:
-  """One template entry, checked; errors name the template."""
+def classifies(path: str) -> bool:
+  """Whether a dataset file has a router that asks the model for labels
+  (so it renders again once a model is loaded); False for other files."""
+  if not str(path).lower().endswith((".json", ".yaml", ".yml")):
+    return False
+  return any(isinstance(e, routes.Router) and e.classify
+             for e in load_entries(path))
+
+
+def _parse_rows(entry: dict, fail, where: str, path: str,
+                optional: bool) -> dict:
+  """An entry's `rows`, `rows_file` and `eval_rows_file`, checked (none
+  at all is allowed when `optional`: a template only routers use)."""
+  rows, rows_file = entry.get("rows"), entry.get("rows_file")
+  if rows is not None and rows_file is not None or (
+      rows is None and rows_file is None and not optional):
+    raise fail("needs exactly one of 'rows' (a list) or 'rows_file' "
+               "(a .csv or .jsonl path)", "rows")
+  if rows is not None:
+    if not isinstance(rows, list):
+      raise fail(f"field 'rows' must be a list, got {type_name(rows)}",
+                 "rows")
+    if not rows:
+      raise fail("field 'rows' is empty", "rows")
+    for i, row in enumerate(rows):
+      if not isinstance(row, dict):
+        raise DataError(
+            path, f"{where}, rows[{i}]: expected a mapping of variables, got "
+            f"{type_name(row)}"
+        )
+    rows = tuple(rows)
+  for key in ("rows_file", "eval_rows_file"):
+    value = entry.get(key)
+    if value is not None and (not isinstance(value, str) or
+                              not value.lower().endswith(ROWS_FILE_FORMATS)):
+      raise fail(f"field '{key}' must be a path ending in .csv or .jsonl",
+                 key)
+  if entry.get("eval_rows_file") is not None and rows is None and (
+      rows_file is None):
+    raise fail("has 'eval_rows_file' but no 'rows' or 'rows_file' (the "
+               "rows the template was written on)", "eval_rows_file")
+  return {"rows": rows, "rows_file": rows_file,
+          "eval_rows_file": entry.get("eval_rows_file")}
+
+
+def _parse(path: str, index: int, entry: Any) -> Entry:
+  """One template or router entry, checked; errors name it."""
   where = f"templates[{index}]"
 
   def fail(message: str, field: str | None = None) -> DataError:
@@ -83,6 +149,9 @@ def _parse(path: str, index: int, entry: Any) -> Template:
   if not isinstance(entry["id"], str) or not entry["id"]:
     raise fail("field 'id' must be a non-empty string", "id")
   where = f"template '{entry['id']}'"
+  if "route" in entry:
+    return routes.parse(path, entry, fail,
+                        _parse_rows(entry, fail, where, path, False))
   for key in entry:
     if key not in _KEYS:
       raise fail(
@@ -130,29 +199,7 @@ def _parse(path: str, index: int, entry: Any) -> Template:
   elif "example_template" in entry:
     raise fail("has 'example_template' but no 'examples'", "examples")
 
-  rows, rows_file = entry.get("rows"), entry.get("rows_file")
-  if (rows is None) == (rows_file is None):
-    raise fail("needs exactly one of 'rows' (a list) or 'rows_file' "
-               "(a .csv or .jsonl path)", "rows")
-  if rows is not None:
-    if not isinstance(rows, list):
-      raise fail(f"field 'rows' must be a list, got {type_name(rows)}",
-                 "rows")
-    if not rows:
-      raise fail("field 'rows' is empty", "rows")
-    for i, row in enumerate(rows):
-      if not isinstance(row, dict):
-        raise DataError(
-            path, f"{where}, rows[{i}]: expected a mapping of variables, got "
-            f"{type_name(row)}"
-        )
-    rows = tuple(rows)
-  else:
-    if not isinstance(rows_file, str) or not rows_file.lower().endswith(
-        ROWS_FILE_FORMATS
-    ):
-      raise fail("field 'rows_file' must be a path ending in .csv or .jsonl",
-                 "rows_file")
+  rows = _parse_rows(entry, fail, where, path, True)
 
   return Template(
       id=entry["id"],
@@ -164,18 +211,18 @@ def _parse(path: str, index: int, entry: Any) -> Template:
       ),
       chat=entry.get("chat", False),
       fields=constants,
-      rows=rows,
-      rows_file=rows_file,
       path=path,
+      **rows,
   )
 
 
 def render_file(path: str, root: str | None = None,
-                chat_format_names: Sequence[str] = (chat_formats.DEFAULT,)
-                ) -> list[Row]:
-  """Renders every template of a file over its rows, as dataset records.
+                chat_format_names: Sequence[str] = (chat_formats.DEFAULT,),
+                classify: routes.Classify | None = None) -> list[Row]:
+  """Renders every template and router of a file over its rows, as
+  dataset records.
 
-  Templates that share rows (one `rows_file`, or equal `rows`) are
+  Entries that share rows (one `rows_file`, or equal `rows`) are
   interleaved row by row, so versions of one prompt sit next to each other.
 
   Args:
@@ -183,61 +230,91 @@ def render_file(path: str, root: str | None = None,
     root: if set, every `rows_file` must resolve inside this folder.
     chat_format_names: the chat formats of the loaded models; a chat
       template renders once per format when there are several.
+    classify: the loaded model's answer to a router's classification
+      prompt (routes.Classify); None: such rows are `unclassified`.
 
   Returns:
-    One Row per (template, row), and per chat format for a chat template
+    One Row per (entry, row), and per chat format for a chat template
     when several are given (with a `chat_format` field): `prompt`,
-    `template_id`, the template's `fields` and the row's values; located at
-    the row.
+    `template_id`, the template's `fields` and the row's values (a
+    router's rows also `route`); located at the row.
   """
   formats = list(dict.fromkeys(chat_format_names)) or [chat_formats.DEFAULT]
-  groups: dict[str, list[Template]] = {}
-  for template in load_templates(path):
-    groups.setdefault(_rows_key(template), []).append(template)
+  entries = load_entries(path)
+  by_id = {e.id: e for e in entries if isinstance(e, Template)}
+  groups: dict[str, list[Entry]] = {}
+  for entry in entries:
+    if entry.rows is not None or entry.rows_file is not None:
+      groups.setdefault(_rows_key(entry), []).append(entry)
   records = []
   for group in groups.values():
-    rows = _read_rows(group[0], root)
-    for row in rows:
-      for template in group:
-        if template.chat and len(formats) > 1:
-          records.extend(_render_row(template, row, f, tag_format=True)
-                         for f in formats)
-        else:
-          records.append(_render_row(template, row, formats[0]))
+    for row in read_rows(group[0], root):
+      for entry in group:
+        template, extra = entry, {}
+        if isinstance(entry, routes.Router):
+          label = entry.label(row, classify)
+          template = by_id[entry.template_for(label, row)]
+          extra = {k: v for k, v in entry.fields.items()
+                   if k not in row.data}
+          extra |= {fields.TEMPLATE_ID: entry.id, fields.ROUTE: label}
+        tags = formats if template.chat and len(formats) > 1 else [None]
+        for tag in tags:
+          record = _render_row(template, row, tag or formats[0],
+                               tag_format=tag is not None)
+          record.data.update(extra)
+          records.append(record)
   return records
 
 
-def _rows_file_path(template: Template) -> str:
-  return os.path.join(os.path.dirname(template.path), template.rows_file)
+def _file_path(entry: Entry, name: str) -> str:
+  return os.path.join(os.path.dirname(entry.path), name)
 
 
-def _rows_key(template: Template) -> str:
-  if template.rows_file is not None:
-    return "file:" + os.path.realpath(_rows_file_path(template))
-  return "rows:" + json.dumps(template.rows, sort_keys=True, default=str)
+def _rows_key(entry: Entry) -> str:
+  extra = entry.eval_rows_file and os.path.realpath(
+      _file_path(entry, entry.eval_rows_file))
+  if entry.rows_file is not None:
+    return json.dumps(["file", os.path.realpath(
+        _file_path(entry, entry.rows_file)), extra])
+  return json.dumps(["rows", entry.rows, extra], sort_keys=True, default=str)
 
 
-def _read_rows(template: Template, root: str | None) -> list[Row]:
-  """The template's rows, each with a context for messages."""
-  if template.rows is not None:
-    return [
-        Row(template.path, None, dict(row), f"rows[{i}]")
-        for i, row in enumerate(template.rows)
-    ]
-  rows_path = _rows_file_path(template)
+def read_rows(entry: Entry, root: str | None = None) -> list[Row]:
+  """The entry's rows, each with a context for messages, then its
+  evaluation rows (`split: eval`)."""
+  if entry.rows is not None:
+    rows = [Row(entry.path, None, dict(row), f"rows[{i}]")
+            for i, row in enumerate(entry.rows)]
+  else:
+    rows = _read_file(entry, "rows_file", root)
+  if entry.eval_rows_file is None:
+    return rows
+  evals = _read_file(entry, "eval_rows_file", root)
+  for row in evals:
+    if splits.of_row(row) == fields.DEV:
+      raise row.error(f"a row of eval_rows_file says '{fields.SPLIT}: "
+                      f"{fields.DEV}' (every row there is evaluation data)",
+                      fields.SPLIT)
+    row.data[fields.SPLIT] = fields.EVAL
+  return rows + evals
+
+
+def _read_file(entry: Entry, key: str, root: str | None) -> list[Row]:
+  """The rows of the entry's `rows_file` or `eval_rows_file`."""
+  name = getattr(entry, key)
+  rows_path = _file_path(entry, name)
   if root is not None:
     try:
       resolve_under(rows_path, root)
     except DataError:
       raise DataError(
-          template.path, f"template '{template.id}': rows_file "
-          f"'{template.rows_file}' is outside the data root "
-          f"{os.path.realpath(root)}", field="rows_file",
+          entry.path, f"template '{entry.id}': {key} '{name}' is outside "
+          f"the data root {os.path.realpath(root)}", field=key,
       ) from None
   if not os.path.exists(rows_path):
     raise DataError(
-        template.path, f"template '{template.id}': rows_file not found: "
-        f"{rows_path}", field="rows_file",
+        entry.path, f"template '{entry.id}': {key} not found: "
+        f"{rows_path}", field=key,
     )
   text = read_text(rows_path)
   reader = read_csv if rows_path.lower().endswith(".csv") else read_jsonl

@@ -18,7 +18,11 @@ A template file's entries:
   fields             optional constant fields added to every datapoint
   rows | rows_file   variable mappings, inline or from a CSV/JSONL file
                      (relative to the template file); a row's `target`,
-                     `response` and `source` become those fields
+                     `response`, `source` and `split` become those fields
+  eval_rows_file     optional: a CSV/JSONL file of evaluation rows (each
+                     gets `split: eval`), kept apart from the rows the
+                     template was written on; a template only a router
+                     names (routes.py) needs no rows
 
 Placeholders are `{{name}}` or `{{ name }}` with `name` a Python-style
 identifier; values are inserted once, never rendered again. Undefined
@@ -97,6 +101,7 @@ class Template:
   fields: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   rows: tuple[Mapping[str, Any], ...] | None = None
   rows_file: str | None = None
+  eval_rows_file: str | None = None  # more rows, every one `split: eval`
   path: str = ""  # The file this template came from, for messages.
 
   def render_examples(self) -> str:

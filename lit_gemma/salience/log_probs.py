@@ -23,6 +23,20 @@ from lit_gemma.salience import buckets
 MAX_ROW_TARGETS = 1024
 
 
+def at_positions(forward, params, token_ids, padding, positions):
+  """log p(token_t | tokens_<t) [batch, N] at `positions` [batch, N] of
+  `token_ids` [batch, T]: the decoder stack over every token, the
+  vocabulary projection at the N positions only (a [batch, T, 262k]
+  logits tensor would not fit a CPU's memory). Scoring and tuning
+  (training/objectives.py) share it."""
+  hidden = forward.hidden(params, forward.embed(params, token_ids), padding)
+  rows = jnp.take_along_axis(hidden, (positions - 1)[..., None], axis=1)
+  logits = forward.logits(params, rows).astype(jnp.float32)
+  labels = jnp.take_along_axis(token_ids, positions, axis=1)
+  return jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1),
+                             labels[..., None], axis=-1)[..., 0]
+
+
 class BatchScorer:
   """log p(token_t | tokens_<t) at chosen positions of many texts."""
 
@@ -31,13 +45,8 @@ class BatchScorer:
     self._step = jax.jit(self._log_probs)
 
   def _log_probs(self, params, token_ids, padding, positions):
-    forward = self._engine.forward
-    hidden = forward.hidden(params, forward.embed(params, token_ids), padding)
-    rows = jnp.take_along_axis(hidden, (positions - 1)[..., None], axis=1)
-    logits = forward.logits(params, rows).astype(jnp.float32)
-    labels = jnp.take_along_axis(token_ids, positions, axis=1)
-    return jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1),
-                               labels[..., None], axis=-1)[..., 0]
+    return at_positions(self._engine.forward, params, token_ids, padding,
+                        positions)
 
   def log_probs(self, token_ids: Sequence[Sequence[int]],
                 positions: Sequence[Sequence[int]]) -> list[np.ndarray]:

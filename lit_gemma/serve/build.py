@@ -103,7 +103,6 @@ def build_app(config: config_lib.ServerConfig, *,
   datasets = load_datasets(config)  # Bad data is refused before any load.
   findings, verifier = _findings(config)  # So is an unwritable folder.
   loaded = loading.load_models(config.models, config.model_settings, lms=lms)
-  datasets = for_models(config, datasets, loaded)
   # pylint: disable=g-import-not-at-top  (the model stack is imported now)
   from lit_gemma.lit import jobs as jobs_lib
   from lit_gemma.lit import method_groups
@@ -114,6 +113,7 @@ def build_app(config: config_lib.ServerConfig, *,
   if response_cache is None:  # The shipped responses are served at once.
     response_cache = response_cache_lib.ResponseCache()
     response_cache.seed()
+  datasets = for_models(config, datasets, loaded, response_cache)
   settings = models_lib.GroupSettings.from_config(config)
   lit_models, responses = {}, {}
   jobs = jobs_lib.Jobs()  # Costly maps and columns, off the request thread.

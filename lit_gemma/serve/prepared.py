@@ -127,7 +127,7 @@ def prepare(config: config_lib.ServerConfig, *, response_cache=None,
     report(f"responses of {total} examples already prepared")
     return Prepared(total, 0, 0, True, time.monotonic() - start)
   loaded = loading.load_models(config.models, config.model_settings, lms=lms)
-  datasets = served_datasets.for_models(config, datasets, loaded)
+  datasets = served_datasets.for_models(config, datasets, loaded, cache)
   with _no_programs_written():
     generated, refused = _generate(config, loaded, datasets, cache, report)
   cache.mark_prepared(key)

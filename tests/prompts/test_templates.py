@@ -183,7 +183,7 @@ def test_undefined_variable_in_examples(tmp_path):
     ("id: a\ntemplate: x\nrows: [{}]\nrow_file: r.csv\n",
      "template 'a': unknown field 'row_file' (expected one of: id, template, "
      "examples, example_template, example_separator, chat, fields, rows, "
-     "rows_file)"),
+     "rows_file, eval_rows_file)"),
     ("template: x\nrows: [{}]\n", "templates[0]: missing required field 'id'"),
     ("prompt: hi\n", "templates[0]: missing required field 'id' (prompt "
      "records go in a .jsonl file, one object a line)"),

@@ -24,11 +24,11 @@ MAX_NEW_TOKENS = 8
 def lit_model_names(name: str = "tiny") -> set[str]:
   """Every LIT model a server with one Gemma `name` and the default
   settings serves: its group, each method group's three models, and the
-  scoring and verdict columns."""
+  scoring, evaluation and verdict columns."""
   from lit_gemma.lit import group_kinds  # pylint: disable=g-import-not-at-top
 
   names = {name, f"_{name}_tokenizer", f"_{name}_salience",
-           f"{name}_scores", f"{name}_verdicts"}
+           f"{name}_scores", f"{name}_eval", f"{name}_verdicts"}
   for suffix in group_kinds.DEFAULT:
     group = group_kinds.group_name(name, suffix)
     names |= {group, f"_{group}_tokenizer", f"_{group}_salience"}

@@ -1,7 +1,9 @@
 """The data-table columns beyond the model groups, wired in one place for
-`serve.build.build_app`: each Gemma's scoring model (`NAME_scores`), its
-verdict columns (`NAME_verdicts`, computed in the background: all rows
-with `--verdict_columns`, else the rows a request asks for), the opt-in
+`serve.build.build_app`: each Gemma's scoring model (`NAME_scores`),
+evaluation model (`NAME_eval`) and verdict columns (`NAME_verdicts`,
+computed in the background: all rows with `--verdict_columns`, else the
+rows a request asks for), the change between checkpoints
+(`AFTER_vs_BEFORE`, for every model after the first), the opt-in
 part-share model (`NAME_parts`, `--part_columns`), their background
 workers (behind the UI's requests: models/gate.py), and the hygiene
 annotator.
@@ -13,6 +15,9 @@ import threading
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from lit_gemma.lit import model_groups
+from lit_gemma.lit.columns import change
+from lit_gemma.lit.columns import evaluation
 from lit_gemma.lit.columns import hygiene_annotator
 from lit_gemma.lit.columns import part_shares
 from lit_gemma.lit.columns import scoring
@@ -28,10 +33,16 @@ def add_models(config, loaded: Mapping[str, Any],
   fill, for `start_workers`. `responses`: each group's response function
   (its generation model's), for verdicts of datapoints without a target."""
   share_models = []
+  sizes = {"batch_size": config.batch_size, "max_length": config.max_length}
+  first = config.models[0][0] if config.models else None
   for name, _ in config.models:
     lit_models[scoring.scoring_name(name)] = scoring.ScoringModel(
-        loaded[name], batch_size=config.batch_size,
-        max_length=config.max_length)
+        loaded[name], **sizes)
+    lit_models[evaluation.eval_name(name)] = evaluation.EvalModel(
+        loaded[name], _generation_model(lit_models[name]), **sizes)
+    if name != first:
+      lit_models[change.change_name(name, first)] = change.ChangeModel(
+          loaded[first], loaded[name], **sizes)
     if jobs is not None and responses is not None:
       model = verdicts.VerdictModel(
           loaded[name], max_length=config.max_length, jobs=jobs,
@@ -44,6 +55,14 @@ def add_models(config, loaded: Mapping[str, Any],
       lit_models[part_shares.parts_name(name)] = model
       share_models.append(model)
   return share_models
+
+
+def _generation_model(model) -> model_groups.GenerationModel:
+  """The group's GenerationModel under its wrappers (its `responses` and
+  response cache serve the evaluation columns too)."""
+  while not isinstance(model, model_groups.GenerationModel):
+    model = model.wrapped
+  return model
 
 
 def annotators(config, datasets: Mapping[str, Any],

@@ -50,6 +50,8 @@ class Figures:
   flagged: int  # everything flagged (false alarms = flagged - found)
   # What kinds of negative were flagged, e.g. {"look-alike": 3}.
   false_alarms: dict[str, int] = dataclasses.field(default_factory=dict)
+  # Planted positives each signal found, where several flag together.
+  by_signal: dict[str, int] = dataclasses.field(default_factory=dict)
 
   @property
   def recall(self) -> float:
@@ -64,21 +66,25 @@ class Figures:
     (precision 0.70; false alarms: 6 look-alike)'"""
     alarms = ", ".join(f"{n} {kind}" for kind, n in self.false_alarms.items()
                        if n)
+    signals = ", ".join(f"{n} by the {name}" for name, n in
+                        self.by_signal.items())
     return (f"found {self.found} of {self.planted} planted (recall "
-            f"{self.recall:.2f}), {self.found} of {self.flagged} flags right "
-            f"(precision {self.precision:.2f}"
+            f"{self.recall:.2f}{'; ' + signals if signals else ''}), "
+            f"{self.found} of {self.flagged} flags right (precision "
+            f"{self.precision:.2f}"
             + (f"; false alarms: {alarms})" if alarms else ")"))
 
   def to_dict(self) -> dict[str, Any]:
     return {"planted": self.planted, "found": self.found,
             "flagged": self.flagged, "recall": round(self.recall, 4),
             "precision": round(self.precision, 4),
-            "false_alarms": dict(self.false_alarms)}
+            "false_alarms": dict(self.false_alarms),
+            "by_signal": dict(self.by_signal)}
 
   @classmethod
   def from_dict(cls, d: dict[str, Any]) -> "Figures":
     return cls(d["planted"], d["found"], d["flagged"],
-               dict(d.get("false_alarms", {})))
+               dict(d.get("false_alarms", {})), dict(d.get("by_signal", {})))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -72,9 +72,13 @@ class ServerConfig:
       after start, so the first click is fast.
     part_columns: serve `NAME_parts`, data-table columns of each template
       part's share of salience, computed in the background (lit/columns/part_shares.py).
-    near_duplicate_columns: the hygiene columns of tuning sets include near
-      duplicates by the model's hidden states (one forward pass per query
-      as the app starts; the text columns are always there).
+    near_duplicate_columns: the hygiene columns of tuning sets include the
+      model's parts: near duplicates, topics and the data map's query
+      vectors (one batched forward pass per query as the app starts; the
+      text columns are always there).
+    eval_datasets: names of the loaded datasets that are evaluation sets
+      for the hygiene columns (None: the bundled `tuning_eval` when the
+      bundled datasets are loaded); `split: eval` rows count too.
     team_mode: a server shared by a team: LIT demo mode, and no request can
       load models or datasets or read or write files (see web/limits.py).
     max_request_bytes: largest request body served (413 above it).
@@ -105,6 +109,7 @@ class ServerConfig:
   warm_up: bool = True
   part_columns: bool = False
   near_duplicate_columns: bool = False
+  eval_datasets: tuple[str, ...] | None = None
   team_mode: bool = False
   max_request_bytes: int = limits.DEFAULT_MAX_REQUEST_BYTES
   max_request_inputs: int = 256
@@ -122,6 +127,8 @@ class ServerConfig:
     if self.datasets is not None:
       object.__setattr__(self, "datasets",
                          tuple(tuple(d) for d in self.datasets))
+    if self.eval_datasets is not None:
+      object.__setattr__(self, "eval_datasets", tuple(self.eval_datasets))
     self._plan_memory()
     self._check()
 
@@ -186,6 +193,11 @@ class ServerConfig:
       raise ConfigError(
           f"--default_layout={self.default_layout}: expected one of "
           f"{', '.join(layouts.LAYOUTS)}")
+    names = [name for name, _ in self.dataset_entries]
+    for name in self.eval_datasets or ():
+      if name not in names:
+        raise ConfigError(f"--eval_datasets: no dataset named {name!r} "
+                          f"(loaded: {', '.join(names)})")
     if self.lit_options.get("data_dir"):
       raise ConfigError(
           "--data_dir: LIT's prediction cache pickles its entries and is not "

@@ -44,6 +44,8 @@ def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS
       warm_up=flag_values["warm_up"].value,
       part_columns=flag_values["part_columns"].value,
       near_duplicate_columns=flag_values["near_duplicate_columns"].value,
+      eval_datasets=(None if flag_values["eval_datasets"].value is None
+                     else tuple(flag_values["eval_datasets"].value)),
       team_mode=flag_values["team_mode"].value,
       max_request_bytes=flag_values["max_request_bytes"].value,
       max_request_inputs=flag_values["max_request_inputs"].value,
@@ -134,9 +136,15 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
       flag_values=flag_values)
   flags.DEFINE_bool(
       "near_duplicate_columns", defaults.near_duplicate_columns,
-      "Add a near_duplicate column to tuning sets (the model's hidden "
-      "states; one forward pass per query at start).",
+      "Add the model's hygiene columns to tuning sets: near duplicates, "
+      "topics and the query vectors the data_map layout draws (one batched "
+      "forward pass per query at start).",
       flag_values=flag_values)
+  flags.DEFINE_list(
+      "eval_datasets", None,
+      "Loaded datasets that are evaluation sets for the hygiene columns "
+      "(default: tuning_eval when the bundled datasets are loaded); rows "
+      "marked split: eval count too.", flag_values=flag_values)
   flags.DEFINE_bool(
       "team_mode", defaults.team_mode,
       "Serve a team: LIT demo mode; the endpoints that load models or "

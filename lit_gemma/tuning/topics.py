@@ -9,8 +9,8 @@ MAX_TOPICS. A topic's name is its three words with the highest TF-IDF
 within the topic (a word counts once a query; stop words left out).
 
 A topic is *narrow* when it holds at least NARROW_SHARE of the queries and
-at least twice the share an even spread over the k topics would give it:
-the set then teaches mostly one subject.
+at least NARROW_FACTOR times the share an even spread over the k topics
+would give it: the set then teaches mostly one subject.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import numpy as np
 from lit_gemma.tuning import matching
 
 MAX_TOPICS = 30
-NARROW_SHARE = 0.3
+NARROW_SHARE = 1 / 3
+NARROW_FACTOR = 1.5
 RESTARTS = 4
 ITERATIONS = 50
 NAME_WORDS = 3
@@ -124,7 +125,7 @@ def topics(queries: Sequence, unit: np.ndarray) -> dict[str, Any]:
     found.append({"topic": c + 1, "name": ", ".join(words[c]) or "(no words)",
                   "size": len(rows), "share": round(share, 4),
                   "narrow": bool(k > 1 and share >= NARROW_SHARE
-                                 and share >= 2.0 / k),
+                                 and share >= NARROW_FACTOR / k),
                   "rows": rows})
   return {"k": k, "labels": [int(c) + 1 for c in labels], "topics": found,
           "narrow": [t["topic"] for t in found if t["narrow"]]}

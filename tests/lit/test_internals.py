@@ -51,7 +51,8 @@ def test_lit_internals_used_are_present():
                 "caching.CachingModelWrapper("):
     assert state in app_init, state
   for method in ("_build_metadata", "_post_new_data", "_fetch_new_data",
-                 "_remove_new_data", "_push_ui_state", "_get_metrics"):
+                 "_remove_new_data", "_push_ui_state", "_get_metrics",
+                 "_get_interpretations"):
     assert callable(getattr(lit_app.LitApp, method)), method
   assert "def _score(self, reference" in inspect.getsource(
       lit_metrics.RougeL)

@@ -38,7 +38,7 @@ import numpy as np
 from lit_gemma import paths
 
 PLANTED = pathlib.Path(__file__).resolve().parent / "planted"
-VERSION = 1  # Bump when a measure or a rule changes what it computes.
+VERSION = 2  # Bump when a measure or a rule changes what it computes.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +98,9 @@ class Calibrated:
   check: Figures  # on the set kept apart
   calibration_set: str
   check_set: str
+  # A stricter threshold on the same side: past every planted negative of
+  # both sets, for what is acted on without a reviewer (None: not set).
+  strict: float | None = None
 
   def flags(self, score: float) -> bool:
     return (score >= self.threshold if self.flags_above
@@ -114,7 +117,7 @@ class Calibrated:
     return cls(d["name"], d["threshold"], d["flags_above"],
                Figures.from_dict(d["calibration"]),
                Figures.from_dict(d["check"]), d["calibration_set"],
-               d["check_set"])
+               d["check_set"], d.get("strict"))
 
   def describe(self) -> str:
     """One line for a report."""

@@ -6,14 +6,17 @@ nothing is changed in place) and OUT's drop log beside it
 
   evaluation   a row marked `split: eval` is an evaluation item, not tuning
                data: dropped
-  contaminated a row that matches an evaluation item (exact, long n-gram or
-               paraphrase: contamination.py) is dropped
+  contaminated a row that matches an evaluation item exactly or by a long
+               n-gram, or as a paraphrase at or above the strict cosine
+               (contamination.py, paraphrases.py), is dropped; a paraphrase
+               match below it is kept and listed in the log for review
   exact        of each group of exact duplicates the first row in the file
                is kept and the others are dropped
   near         near duplicates are grouped (two rows whose query vectors
-               are at or above the calibrated cosine share a group, and so
-               on transitively); the first row of each group in the file is
-               kept and the others are dropped
+               are at or above the strict cosine share a group, and so on
+               transitively); the first row of each group in the file is
+               kept and the others are dropped. Pairs between the review
+               and the strict cosine are only reported.
 
 Suspect labels, coverage and diversity findings change nothing here: they
 need a reviewer's judgement. Kept rows are copied byte for byte (JSONL
@@ -54,8 +57,13 @@ def drops(report: dict[str, Any]) -> dict[int, dict[str, Any]]:
 
   for where in report.get("eval_rows", []):
     drop(_line(where), "evaluation", "marked split: eval")
+  strict = report.get("strict_threshold")
   for match in report["eval_overlap"]:
-    how = ", ".join(match["measures"])
+    sure = [m for m in match["measures"] if m != "near" or (
+        strict is not None and match.get("similarity", 0) >= strict)]
+    if not sure:
+      continue
+    how = ", ".join(sure)
     drop(_line(match["query"]["where"]), "contaminated",
          f"matches the evaluation item at {match['eval']['where']} ({how})",
          query=match["query"]["text"], eval_item=match["eval"]["text"])
@@ -71,8 +79,18 @@ def drops(report: dict[str, Any]) -> dict[int, dict[str, Any]]:
     for line in lines:
       if line != keep:
         drop(line, "near", f"near duplicate of line {keep} (cosine "
-             f">= {report['threshold']})")
+             f">= {strict})")
   return out
+
+
+def for_review(report: dict[str, Any], dropped: dict[int, Any]
+               ) -> list[dict[str, Any]]:
+  """Paraphrase matches of kept rows below the strict cosine: listed in the
+  log for a reviewer, not dropped."""
+  return [{"line": _line(m["query"]["where"]), "eval": m["eval"]["where"],
+           "similarity": m.get("similarity")}
+          for m in report["eval_overlap"]
+          if _line(m["query"]["where"]) not in dropped]
 
 
 def _records(path: str, text: str, lines: Sequence[int]
@@ -119,8 +137,9 @@ def write(dataset: str, queries: Sequence, report: dict[str, Any],
   body = header + "".join(records[line] for line in kept)
   log = {"dataset": dataset, "cleaned": out, "rows": len(lines),
          "kept": len(kept), "dropped": [dropped[l] for l in sorted(dropped)],
+         "kept_for_review": for_review(report, dropped),
          "rules": ["evaluation", "contaminated", "exact", "near"],
-         "near_threshold": report.get("threshold")}
+         "strict_cosine": report.get("strict_threshold")}
   with open(out, "w", encoding="utf-8") as f:
     f.write(body)
   with open(drop_log_path(out), "w", encoding="utf-8") as f:

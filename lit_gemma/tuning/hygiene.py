@@ -8,7 +8,9 @@ plain dict for cli/hygiene_command.py, report.py, cleaning.py and the
 data-table columns:
 
   duplicates     exact (normalised text) and near (query vectors at or
-                 above the cosine calibrated for the model: paraphrases.py)
+                 above the cosine calibrated for the model, for review; the
+                 groups the cleaned copy drops use the strict cosine:
+                 paraphrases.py)
   evaluation     the evaluation set named by --eval_set, the review file or
                  the set's own `split: eval` rows; exact, n-gram and
                  paraphrase matches, each with its pair (contamination.py)
@@ -45,8 +47,10 @@ from lit_gemma.tuning import topics as topics_lib
 from lit_gemma.tuning import vectors as vectors_lib
 from lit_gemma.tuning.matching import normalise, similar_pairs
 
-# (stage, done, total): "query vectors", "likelihoods", "calibration".
+# (stage, done, total): "query vectors", "likelihoods".
 Progress = Callable[[str, int, int], None]
+# Most near-duplicate pairs listed (highest first; the count is all of them).
+MAX_PAIRS = 1000
 read_queries = queries_lib.read_queries
 query_form = diversity_lib.query_form
 
@@ -142,29 +146,34 @@ def build(
   same_group = {frozenset(p) for g in groups
                 for p in itertools.combinations(g, 2)}
   unit = eval_unit = None
-  calibrated = None
+  calibrated = strict = None
   if lm is not None:
     both = vectors_lib.query_vectors(
         lm, [q.text for q in queries + evals], _stage(progress,
                                                       "query vectors"))
     unit, eval_unit = both[:len(queries)], both[len(queries):]
     calibrated = paraphrases.threshold(lm)
+    from_flag = threshold is not None
     threshold = calibrated.threshold if threshold is None else threshold
+    strict = max(threshold, calibrated.strict) if not from_flag else threshold
     pairs = [p for p in similar_pairs(unit, None, threshold)
              if frozenset(p[:2]) not in same_group]
+    report["near_duplicate_count"] = len(pairs)
     report["near_duplicates"] = [
         {"a": queries[i].as_dict(), "b": queries[j].as_dict(),
-         "similarity": s} for i, j, s in pairs]
+         "similarity": s} for i, j, s in pairs[:MAX_PAIRS]]
     report["near_groups"] = [
         {"rows": [queries[i].as_dict() for i in g]}
-        for g in near_groups(pairs, len(queries))]
+        for g in near_groups([p for p in pairs if p[2] >= strict],
+                             len(queries))]
   else:
     report["near_duplicates"] = report["near_groups"] = None
   report["threshold"] = threshold if lm is not None else None
+  report["strict_threshold"] = strict
   report["calibration"] = {
       "paraphrase": None if calibrated is None else calibrated.to_dict(),
       "threshold_from": None if lm is None else (
-          "calibrated" if threshold == calibrated.threshold else "flag")}
+          "flag" if from_flag else "calibrated")}
   report["eval_overlap"] = [
       m.to_dict() for m in contamination.find(
           queries, evals, unit, eval_unit if len(evals) else None,

@@ -8,6 +8,16 @@ files is a pair: a *paraphrase* (the same request reworded) or a
 *look-alike* (most of the words shared, another request: "How do I get into
 my own house after losing my keys?" / "... my neighbour's house while they
 are on holiday?"). Every other pair of their texts counts as unrelated.
+
+Two cosines come out:
+  threshold  the best F1 on the calibration set: what the report lists as
+             near duplicates and paraphrases for a reviewer (on the embedded
+             270M about half of these flags are right: it places queries of
+             one frame and topic as close as rewordings)
+  strict     just above every planted non-paraphrase of both sets: what the
+             cleaned copy drops without asking (cleaning.py). A large set
+             compares millions of pairs, so even a rare false alarm at the
+             review threshold would drop good rows by the thousand.
 """
 
 from __future__ import annotations
@@ -50,16 +60,22 @@ def scores(lm, name: str) -> tuple[list[float], dict[str, list[float]]]:
   return positives, negatives
 
 
+STRICT_MARGIN = 1e-4
+
+
 def _calibrate(lm) -> calibration.Calibrated:
   positives, negatives = scores(lm, CALIBRATION_SET)
   threshold = calibration.choose(
       positives, [x for v in negatives.values() for x in v])
   check_pos, check_neg = scores(lm, CHECK_SET)
+  strict = max(x for neg in (negatives, check_neg) for v in neg.values()
+               for x in v) + STRICT_MARGIN
   return calibration.Calibrated(
       "cosine", round(threshold, 4), True,
       calibration.figures(positives, negatives, threshold),
       calibration.figures(check_pos, check_neg, threshold),
-      f"tuning/planted/{CALIBRATION_SET}", f"tuning/planted/{CHECK_SET}")
+      f"tuning/planted/{CALIBRATION_SET}", f"tuning/planted/{CHECK_SET}",
+      strict=round(max(strict, threshold), 4))
 
 
 def threshold(lm) -> calibration.Calibrated:

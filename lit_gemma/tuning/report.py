@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 FORMATS = ("text", "json", "html")
+SHOWN = 50  # pairs listed in text and HTML
 
 
 def to_json(report: dict[str, Any]) -> str:
@@ -30,11 +31,19 @@ def _duplicates(report) -> list[tuple[str, list[str]]]:
   if near is None:
     out.append(("Near duplicates: not computed (no model)", []))
     return out
-  lines = [f"{p['similarity']:.3f}  {_q(p['a'])} ~ {_q(p['b'])}" for p in near]
-  lines += [f"group: {' ~ '.join(q['where'] for q in g['rows'])}"
-            for g in report["near_groups"] if len(g["rows"]) > 2]
-  out.append((f"Near duplicates (cosine >= {report['threshold']}): "
-              f"{len(near)}", lines))
+  lines = [f"{p['similarity']:.3f}  {_q(p['a'])} ~ {_q(p['b'])}"
+           for p in near[:SHOWN]]
+  count = report.get("near_duplicate_count", len(near))
+  if count > SHOWN:
+    lines.append(f"... and {count - SHOWN} more (the JSON report lists "
+                 f"{len(near)})")
+  strict = report.get("strict_threshold")
+  groups = report["near_groups"]
+  lines += [f"sure (cosine >= {strict}), {len(groups)} group(s) the cleaned "
+            "copy keeps one of:"]
+  lines += [f"  {' ~ '.join(q['where'] for q in g['rows'])}" for g in groups]
+  out.append((f"Near duplicates to review (cosine >= {report['threshold']}):"
+              f" {count}", lines))
   return out
 
 
@@ -49,7 +58,9 @@ def _overlap(report) -> list[tuple[str, list[str]]]:
     if "ngram" in item:
       how += f"; shared: {item['ngram']!r}"
     if "similarity" in item:
-      how += f"; cosine {item['similarity']:.3f}"
+      sure = item["similarity"] >= (report.get("strict_threshold") or 2)
+      how += (f"; cosine {item['similarity']:.3f}, "
+              f"{'sure' if sure else 'to review'}")
     lines.append(f"{_q(item['query'])}\n    ~ {_q(item['eval'])} ({how})")
   title = (f"Overlap with {report['eval_set']} ({report['eval_queries']} "
            f"items): {len(lines)}")

@@ -56,8 +56,7 @@ def map_url(tiny_presets, tmp_path_factory):
 
 def test_projection_of_the_dataset_field_is_served(map_url):
   examples = ok(map_url, "/get_dataset", dataset_name="tuning_sft")
-  assert len(examples[0]["data"]["query_vector"]) == 640 or len(
-      examples[0]["data"]["query_vector"]) > 8
+  assert len(examples[0]["data"]["query_vector"]) >= 8  # the tiny width
   config = {"dataset_name": "tuning_sft", "model_name": "",
             "field_name": "query_vector", "use_input": True,
             "proj_kw": {"n_components": 3}}

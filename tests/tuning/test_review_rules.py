@@ -127,7 +127,7 @@ def test_identity_terms_match_whole_words_and_phrases():
     ("Write a poem, please.", "instruction", ["polite"]),
     ("I'm an agent. Give me a script.", "instruction", []),
     ("I feel like nobody would care.", "statement", ["distressed"]),
-    ("URGENT: HELP ME NOW!!", "statement", ["urgent", "shouting"]),
+    ("URGENT: HELP ME NOW!!", "instruction", ["urgent", "shouting"]),
     ("Fix this stupid thing right now", "instruction", ["urgent", "hostile"]),
 ])
 def test_forms_and_tones(text, form, tones):

@@ -32,8 +32,6 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from lit_gemma.tuning import contamination
 from lit_gemma.tuning import coverage as coverage_lib
 from lit_gemma.tuning import diversity as diversity_lib
@@ -193,18 +191,3 @@ def build(
       "sft": responses.check(queries, lm, _stage(progress, "likelihoods")),
   }
   return report
-
-
-def topic_labels(report: dict[str, Any]) -> list[str]:
-  """Each query's topic label ("topic 2: lock, door, neighbour") in order,
-  for the data-table column and the map's colours; [] without topics."""
-  found = report.get("topics")
-  if not found:
-    return []
-  names = {t["topic"]: topics_lib.label_of(t) for t in found["topics"]}
-  return [names[c] for c in found["labels"]]
-
-
-def unit_rows(lm, texts: Sequence[str]) -> np.ndarray:
-  """Query vectors for `texts` (the data map's embeddings)."""
-  return vectors_lib.query_vectors(lm, texts)

@@ -164,10 +164,13 @@ def _labels(report) -> list[tuple[str, list[str]]]:
 def _calibration_line(cal: dict[str, Any]) -> str:
   side = ">=" if cal["flags_above"] else "<"
   fig = cal["check"]
+  signals = ", ".join(f"{n} by the {name}" for name, n in
+                      fig.get("by_signal", {}).items())
   return (f"{cal['name']} {side} {cal['threshold']:+.4f} (calibrated for "
           f"this model on {cal['calibration_set']}); on "
           f"{cal['check_set']}: recall {fig['recall']:.2f} "
-          f"({fig['found']} of {fig['planted']}), precision "
+          f"({fig['found']} of {fig['planted']}"
+          f"{': ' + signals if signals else ''}), precision "
           f"{fig['precision']:.2f} ({fig['found']} of {fig['flagged']} flags)")
 
 

@@ -32,3 +32,8 @@ def jax_cache_dir() -> pathlib.Path:
 def responses_dir() -> pathlib.Path:
   """Generated responses, kept across restarts."""
   return cache_root() / "responses"
+
+
+def hygiene_dir() -> pathlib.Path:
+  """Per-model thresholds of the tuning-data review (tuning/calibration.py)."""
+  return cache_root() / "hygiene"

@@ -20,6 +20,9 @@ so an upgrade starts by reading this file. What is reached into:
     kept from the first, spans remembered from the second), and LIT's
     indexed copy of a dataset whose examples change (`LiveIndexedDataset`,
     the team's findings; `/get_info` gives its current size);
+  - LIT's `_get_interpretations`, for a projection of a dataset's own
+    Embeddings field (the data map): LIT's client sends it with an empty
+    model name, which LIT 1.3.1 looks up and fails on;
   - ROUGE-L's private per-pair scorer (`RougeLHooks.check_pair`);
   - where LIT keeps its built client (`client_root`).
 (Keras' one override, skipping random initial weights while a preset
@@ -318,6 +321,20 @@ class LitAppHooks(lit_app.LitApp):
       raise request_checks.NotServed(
           "/push_ui_state is only served to a notebook's LIT widget")
     return super()._push_ui_state(data, dataset_name=dataset_name, **kw)
+
+  def _get_interpretations(self, data, model=None, dataset_name=None,
+                           interpreter=None, **kw):
+    if request_checks.dataset_projection(
+        "/get_interpretations", {"model": model, "interpreter": interpreter}):
+      # The projector reads the inputs' own field (use_input, checked by
+      # request_checks): no model runs and none is looked up.
+      inputs = [ex["data"] for ex in data["inputs"]]
+      return self._interpreters[interpreter].run(
+          inputs, None, self._datasets[dataset_name], model_outputs=None,
+          config=data.get("config"))
+    return super()._get_interpretations(
+        data, model=model, dataset_name=dataset_name,
+        interpreter=interpreter, **kw)
 
   def _get_metrics(self, data, **kw):
     if not data.get("inputs"):

@@ -3,9 +3,10 @@
 LIT's stock layouts show a dozen modules meant for classifiers; a prompt
 debugger needs three: the data table to pick a prompt, the datapoint editor
 to change it, and Sequence Salience to see what drove the answer. Both
-layouts keep all three on screen at once, so that "edit the prompt, see the
-salience change" needs no tab switching. Pick one with `--default_layout` or
-`?layout=NAME` in the page URL.
+prompt layouts keep all three on screen at once, so that "edit the prompt,
+see the salience change" needs no tab switching; a third, the data map,
+shows a tuning set's queries by their query vectors. Pick one with
+`--default_layout` or `?layout=NAME` in the page URL.
 """
 
 from lit_nlp.api import layout
@@ -15,6 +16,7 @@ _modules = layout.LitModuleName
 PROMPT_DEBUGGING = "prompt_debugging"
 WIDE_PROMPT = "wide_prompt"
 EVALUATION = "evaluation"
+DATA_MAP = "data_map"
 DEFAULT_LAYOUT = PROMPT_DEBUGGING
 
 # Data table on the left; salience over the editor on the right.
@@ -76,8 +78,33 @@ EVALUATION_LAYOUT = layout.LitCanonicalLayout(
     ),
 )
 
+# The tuning data as the model reads it: LIT's Embeddings projector (PCA)
+# over the `query_vector` field the hygiene annotator adds (the vectors the
+# topics and near duplicates use), beside the data table. Colour it with
+# LIT's "Color by" (or `color_by=topic` in the URL): by topic, policy,
+# hygiene_flags, ... Needs --near_duplicate_columns.
+DATA_MAP_LAYOUT = layout.LitCanonicalLayout(
+    left={
+        "Examples": [_modules.DataTableModule],
+    },
+    upper={
+        "Data map": [_modules.EmbeddingsModule],
+    },
+    lower={
+        "Datapoint Editor": [_modules.SingleDatapointEditorModule],
+    },
+    layoutSettings=layout.LayoutSettings(leftWidth=40, mainHeight=70),
+    description=(
+        "Data map: each query of a tuning set where the model reads it "
+        "(PCA of the query vectors its topics and near duplicates come "
+        "from). Color by topic, policy or hygiene_flags to see clusters, "
+        "outliers and duplicates; select points to see them in the table."
+    ),
+)
+
 LAYOUTS: layout.LitComponentLayouts = {
     PROMPT_DEBUGGING: PROMPT_DEBUGGING_LAYOUT,
     WIDE_PROMPT: WIDE_PROMPT_LAYOUT,
     EVALUATION: EVALUATION_LAYOUT,
+    DATA_MAP: DATA_MAP_LAYOUT,
 }

@@ -129,6 +129,19 @@ class Forward:
     """Final-norm hidden states [batch, T, d] from raw rows [batch, T, *]."""
     raise NotImplementedError
 
+  @property
+  def layer_count(self) -> int:
+    """Decoder blocks in the stack."""
+    return len(self.backbone.transformer_layers)
+
+  def hidden_at(self, params: Params, rows: Rows, padding_mask: jax.Array,
+                depth: int) -> jax.Array:
+    """Hidden states [batch, T, d] after the first `depth` blocks (no final
+    norm), for text vectors that need not run the whole stack. A family
+    without its own returns the final-norm states of the whole stack."""
+    del depth
+    return self.hidden(params, rows, padding_mask)
+
   def output_logits(self, params: Params, hidden: jax.Array) -> jax.Array:
     """The backbone's own logits (tied projection, its soft-cap)."""
     raise NotImplementedError
@@ -210,6 +223,16 @@ class GemmaForward(Forward):
     ):
       x = _block_step(block, trainable, non_trainable, x, padding_mask)
     x, _ = self._final_norm.stateless_call(*params["final_norm"], x)
+    return x
+
+  def hidden_at(self, params: Params, rows: Rows, padding_mask: jax.Array,
+                depth: int) -> jax.Array:
+    (embeddings,) = rows
+    scale = jnp.sqrt(jnp.asarray(self.hidden_dim, "float32"))
+    x = embeddings * scale.astype(embeddings.dtype)
+    for block, (trainable, non_trainable) in list(zip(
+        self._runners, params["blocks"]))[:depth]:
+      x = _block_step(block, trainable, non_trainable, x, padding_mask)
     return x
 
   def output_logits(self, params: Params, hidden: jax.Array) -> jax.Array:

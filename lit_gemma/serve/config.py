@@ -95,6 +95,13 @@ def _host_names(unused_flag: str, value) -> tuple[str, ...]:
   return tuple(value)
 
 
+def _optional_names(unused_flag: str, value) -> tuple[str, ...] | None:
+  """None, or a list of names (the flag's `A,B`)."""
+  if value is None:
+    return None
+  return _host_names(unused_flag, value)
+
+
 def _method_groups(flag: str, value) -> tuple[str, ...]:
   """Group suffixes (group_kinds.py), a list or the flag's `A,B`; 'none'
   (or nothing) for none."""
@@ -247,9 +254,15 @@ class ServerConfig:
       "the warm-up; otherwise only the rows a request asks for.")
   near_duplicate_columns: bool = setting(
       False, flag="bool",
-      help="Add a near_duplicate column to tuning sets (the model's hidden "
-      "states; one forward pass per query at start; the text columns are "
-      "always there).")
+      help="Add the model's hygiene columns to tuning sets: near duplicates, "
+      "topics and the query vectors the data_map layout draws (one batched "
+      "forward pass per query at start; the text columns are always there).")
+  eval_datasets: tuple[str, ...] | None = setting(
+      None, flag="list", accept=_optional_names,
+      from_flag=lambda v: None if v is None else tuple(v),
+      help="Loaded datasets that are evaluation sets for the hygiene columns "
+      "(default: tuning_eval when the bundled datasets are loaded); rows "
+      "marked split: eval count too.")
   team_mode: bool = setting(
       False, flag="bool",
       help="Serve a team: LIT demo mode; the endpoints that load models or "
@@ -336,6 +349,11 @@ class ServerConfig:
       raise ConfigError(
           f"--data_root={self.data_root}: a --team_mode server reads no "
           f"files on request; leave --data_root out")
+    names = [name for name, _ in self.dataset_entries]
+    for name in self.eval_datasets or ():
+      if name not in names:
+        raise ConfigError(f"--eval_datasets: no dataset named {name!r} "
+                          f"(loaded: {', '.join(names)})")
     self._check_findings()
 
   def _check_findings(self) -> None:

@@ -3,11 +3,15 @@ model or a template (tuning rows, few-shot examples, dev rows). One check for
 every caller: the hygiene report lists the matches, `tune` and `evaluate`
 refuse a contaminated input in one line (unless told to go on).
 
-A pair matches by any of (matching.py):
+Texts are compared without chat markup of any format (matching.py). A pair
+matches by any of:
   exact   equal after normalising case, spacing and punctuation
   ngram   a long shared word n-gram (n scaled to the query's length)
-  near    cosine of the loaded Gemma's pooled hidden states >= a threshold
-          (only when vectors are given)
+  near    a paraphrase: the query vectors' cosine (vectors.py) at or above
+          the threshold calibrated for the loaded model (paraphrases.py),
+          which catches rewordings that share no long n-gram (LMSYS's
+          decontaminator found n-gram checks miss them); only with a model
+          or vectors
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from typing import Any
 import numpy as np
 
 from lit_gemma import errors
-from lit_gemma.tuning.matching import normalise, shared_ngram, similar_pairs
+from lit_gemma.tuning import matching
+from lit_gemma.tuning import paraphrases
+from lit_gemma.tuning import vectors as vectors_lib
+from lit_gemma.tuning.matching import normalise, similar_pairs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,13 +71,29 @@ class ContaminationError(errors.UserError):
   """Input whose evaluation items leaked into what shapes the model."""
 
 
+def _ngram_index(evals: Sequence) -> dict[int, dict[tuple, list[int]]]:
+  """{n: {n-gram: evaluation indices}} for every n a query may use."""
+  words = [matching.words(e.text) for e in evals]
+  index: dict[int, dict[tuple, list[int]]] = {}
+  for n in range(1, matching.NGRAM_MAX + 1):
+    grams: dict[tuple, list[int]] = {}
+    for j, w in enumerate(words):
+      for gram in {tuple(w[k:k + n]) for k in range(len(w) - n + 1)}:
+        grams.setdefault(gram, []).append(j)
+    index[n] = grams
+  return index
+
+
 def find(queries: Sequence, evals: Sequence,
          vectors: np.ndarray | None = None,
          eval_vectors: np.ndarray | None = None,
-         threshold: float | None = None) -> list[Match]:
+         threshold: float | None = None, *, lm=None) -> list[Match]:
   """Every (query, evaluation item) pair that matches by any measure, in
-  query order. `vectors`/`eval_vectors` (unit rows, as
-  matching.query_vectors gives) add "near" matches at `threshold`."""
+  query order.
+
+  Paraphrases ("near") need query vectors: `lm` (a GemmaLM) computes them
+  with its calibrated threshold (paraphrases.threshold), or pass unit rows
+  `vectors`/`eval_vectors` (vectors.query_vectors) and a `threshold`."""
   found: dict[tuple[int, int], dict[str, Any]] = {}
 
   def entry(i, j):
@@ -79,15 +102,27 @@ def find(queries: Sequence, evals: Sequence,
   eval_keys: dict[str, list[int]] = {}
   for j, e in enumerate(evals):
     eval_keys.setdefault(normalise(e.text), []).append(j)
+  grams = _ngram_index(evals) if evals else {}
   for i, q in enumerate(queries):
     for j in eval_keys.get(normalise(q.text), []):
       entry(i, j)["measures"].append("exact")
-    for j, e in enumerate(evals):
-      gram = shared_ngram(q.text, e.text)
-      if gram is not None:
+    mine = matching.words(q.text)
+    if not mine:
+      continue
+    n = matching.ngram_size(len(mine))
+    for k in range(len(mine) - n + 1):
+      gram = tuple(mine[k:k + n])
+      for j in grams.get(n, {}).get(gram, ()):
         item = entry(i, j)
-        item["measures"].append("ngram")
-        item["ngram"] = gram
+        if "ngram" not in item["measures"]:
+          item["measures"].append("ngram")
+          item["ngram"] = " ".join(gram)
+  if lm is not None and vectors is None and len(queries) and len(evals):
+    both = vectors_lib.query_vectors(
+        lm, [q.text for q in queries] + [e.text for e in evals])
+    vectors, eval_vectors = both[:len(queries)], both[len(queries):]
+    if threshold is None:
+      threshold = paraphrases.threshold(lm).threshold
   if vectors is not None and eval_vectors is not None and len(evals):
     if threshold is None:
       raise ValueError("near matches need a threshold")

@@ -1,136 +1,59 @@
-"""Hygiene checks for tuning data: duplicates, evaluation overlap, coverage.
+"""The tuning-data review: what the guidance asks of tuning data, measured.
 
-Tuning results depend mostly on the data: every policy and use case covered,
-varied queries, no duplicates, nothing copied from the evaluation set. This
-module measures those on queries (not prompts: a template would make every
-prompt look alike):
+Tuning results depend mostly on the data: every policy covered for every use
+case, varied queries, no duplicates, nothing from the evaluation set, labels
+that say what the responses do. `build()` measures these on the queries (not
+the prompts: a template would make every prompt look alike) and returns one
+plain dict for cli/hygiene_command.py, report.py, cleaning.py and the
+data-table columns:
 
-  exact duplicates  equal after normalising case, whitespace, punctuation
-  near duplicates   cosine similarity of the loaded Gemma's final hidden
-                    states, mean-pooled over the query's tokens without BOS
-                    (raw embedding rows would be a bag of words)
-  eval overlap      exact, near (as above) and long shared word n-grams, with
-                    n scaled to the query's length so short queries count
-                    (tuning/contamination.py; texts compared as
-                    tuning/matching.py says)
-  coverage          counts per policy x use_case with the empty cells, and
-                    the spread of query lengths and forms
-  same responses    preference rows whose two responses are equal after
-                    normalising (the pair teaches no preference)
+  duplicates     exact (normalised text) and near (query vectors at or
+                 above the cosine calibrated for the model, for review; the
+                 groups the cleaned copy drops use the strict cosine:
+                 paraphrases.py)
+  evaluation     the evaluation set named by --eval_set, the review file or
+                 the set's own `split: eval` rows; exact, n-gram and
+                 paraphrase matches, each with its pair (contamination.py)
+  coverage       rows per policy x use case against the review file's
+                 declaration (coverage.py, review.py)
+  diversity      topics (topics.py), lengths, forms and tone (diversity.py),
+                 identity terms (identity.py), and where the set is narrow
+  labels         suspect preference pairs (preferences.py) and SFT rows
+                 whose label contradicts the response (responses.py)
 
-The text parts need no model; near duplicates take a `GemmaLM`. Nothing here
-imports LIT or Keras: `build()` returns a plain dict for cli/hygiene_command.py and
-for data-table columns.
+The text parts need no model; vectors and likelihoods take a `GemmaLM`.
+Nothing here imports LIT, Keras or JAX (the model brings its own).
 """
 
-import dataclasses
+from __future__ import annotations
+
 import itertools
 import os
-import re
-import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
-
-from lit_gemma.prompts import template_files
-from lit_gemma.prompts import templates
 from lit_gemma.tuning import contamination
-from lit_gemma.tuning import sets
-from lit_gemma.tuning.matching import normalise, query_vectors, similar_pairs
-from lit_gemma.tuning.matching import words
-from lit_gemma.prompts.files import DataError
-from lit_gemma.prompts.files import read_csv
-from lit_gemma.prompts.files import read_text
-from lit_gemma.prompts.files import read_txt
+from lit_gemma.tuning import coverage as coverage_lib
+from lit_gemma.tuning import diversity as diversity_lib
+from lit_gemma.tuning import identity as identity_lib
+from lit_gemma.tuning import paraphrases
+from lit_gemma.tuning import preferences
+from lit_gemma.tuning import queries as queries_lib
+from lit_gemma.tuning import responses
+from lit_gemma.tuning import review as review_lib
+from lit_gemma.tuning import topics as topics_lib
+from lit_gemma.tuning import vectors as vectors_lib
+from lit_gemma.tuning.matching import normalise, similar_pairs
 
-# Chosen on lit_gemma/bundled_sets/ planted cases, confirmed on
-# tests/data/hygiene/ (see bundled_sets/tuning_manifest.json for the measured similarities).
-NEAR_DUPLICATE_THRESHOLD = 0.927
-UNSET = "(none)"  # A missing policy or use case in coverage tables.
-
-_QUESTION_WORDS = frozenset(
-    "what which who whom whose when where why how is are am was were do does "
-    "did can could should would will shall may might must have has had "
-    "isn't aren't don't doesn't can't won't".split())
-_IMPERATIVES = frozenset(
-    "write give tell explain describe list make help find generate create "
-    "draft show translate compose suggest provide name compare rewrite "
-    "summarise summarize please let build design plan outline teach define "
-    "recommend calculate convert fix check correct edit imagine pretend "
-    "act continue complete answer send post find".split())
+# (stage, done, total): "query vectors", "likelihoods".
+Progress = Callable[[str, int, int], None]
+# Most near-duplicate pairs listed (highest first; the count is all of them).
+MAX_PAIRS = 1000
+read_queries = queries_lib.read_queries
+query_form = diversity_lib.query_form
 
 
-@dataclasses.dataclass(frozen=True)
-class Query:
-  """One query of a data file, with where it came from."""
-
-  text: str
-  where: str  # "file:LINE" or "file (template 'x')".
-  policy: str = ""
-  use_case: str = ""
-  responses: tuple[str, ...] = ()  # A preference row's two responses.
-
-  def as_dict(self) -> dict[str, str]:
-    return {"where": self.where, "text": self.text}
-
-
-# ------------------------------------------------------------------ reading
-
-
-def _user_text(prompt: str) -> str:
-  """A chat prompt's user turn; other prompts as they are."""
-  start, end = templates.USER_TURN_START, templates.TURN_END
-  if prompt.startswith(start) and end in prompt:
-    return prompt[len(start):prompt.index(end)]
-  return prompt
-
-
-def read_queries(path: str | os.PathLike[str]) -> list[Query]:
-  """The queries of a tuning set, or the prompts of any prompt file.
-
-  Tuning sets give one query a row (a preference row is one query); prompt
-  files (JSONL, CSV, text, templates) give their prompts, with Gemma chat
-  turns taken off so they compare with queries.
-  """
-  path = os.fspath(path)
-  ext = os.path.splitext(path)[1].lower()
-  if ext in (".json", ".yaml", ".yml"):
-    rows = template_files.render_file(path)
-  elif ext in (".jsonl", ".csv"):
-    rows = sets.read_rows(path, read_text(path))
-    if sets.is_tuning_set(path, sets.columns(rows)):
-      return [_query(row, text) for row, text in sets.queries(path)]
-    if ext == ".csv":  # Again, for the header's own error.
-      rows = list(read_csv(path, read_text(path), required=("prompt",)))
-  elif ext == ".txt":
-    rows = list(read_txt(path, read_text(path)))
-  else:
-    raise DataError(path, f"unknown dataset format '{ext}'")
-  out = []
-  for row in rows:
-    prompt = row.data.get("prompt")
-    if not isinstance(prompt, str) or not prompt:
-      raise row.error("missing required field 'prompt'", "prompt")
-    out.append(_query(row, _user_text(prompt)))
-  return out
-
-
-def _query(row, text: str) -> Query:
-  where = f"{row.path}:{row.line}" if row.line else row.path
-  if row.context and not row.line:
-    where = f"{row.path} ({row.context})"
-  responses = ()
-  if all(c in row.data for c in sets.PAIR_COLUMNS):
-    responses = tuple(templates.to_text(row.data[f"response_{i}"])
-                      for i in (1, 2))
-  return Query(text, where, templates.to_text(row.data.get("policy", "")),
-               templates.to_text(row.data.get("use_case", "")), responses)
-
-
-# ---------------------------------------------------------------- text parts
-
-
-def exact_duplicates(queries: Sequence[Query]) -> list[list[int]]:
+def exact_duplicates(queries: Sequence) -> list[list[int]]:
   """Groups (2+ indices, first seen first) of equal normalised queries."""
   groups: dict[str, list[int]] = {}
   for i, query in enumerate(queries):
@@ -138,7 +61,7 @@ def exact_duplicates(queries: Sequence[Query]) -> list[list[int]]:
   return [g for g in groups.values() if len(g) > 1]
 
 
-def same_responses(queries: Sequence[Query]) -> list[int] | None:
+def same_responses(queries: Sequence) -> list[int] | None:
   """Preference rows whose two responses normalise equal; None when no
   query comes from a preference row."""
   if not any(q.responses for q in queries):
@@ -147,94 +70,124 @@ def same_responses(queries: Sequence[Query]) -> list[int] | None:
           and normalise(q.responses[0]) == normalise(q.responses[1])]
 
 
-def query_form(text: str) -> str:
-  """question, instruction or statement (a heuristic on the wording)."""
-  if "?" in text:
-    return "question"
-  sentences = [s for s in re.split(r"[.!;:\n]+", text) if words(s)]
-  firsts = [words(s)[0] for s in sentences]
-  if firsts and firsts[0] in _QUESTION_WORDS:
-    return "question"
-  if any(w in _IMPERATIVES for w in firsts):
-    return "instruction"
-  return "statement"
+def near_groups(pairs: Sequence[tuple[int, int, float]], count: int
+                ) -> list[list[int]]:
+  """Connected groups (2+ indices, sorted) of near-duplicate pairs."""
+  parent = list(range(count))
+
+  def root(i):
+    while parent[i] != i:
+      parent[i] = parent[parent[i]]
+      i = parent[i]
+    return i
+
+  for i, j, _ in pairs:
+    parent[root(i)] = root(j)
+  groups: dict[int, list[int]] = {}
+  for i in sorted({k for p in pairs for k in p[:2]}):
+    groups.setdefault(root(i), []).append(i)
+  return sorted((g for g in groups.values() if len(g) > 1),
+                key=lambda g: g[0])
 
 
-def coverage(queries: Sequence[Query]) -> dict[str, Any]:
-  """Counts per policy x use_case (every combination seen, empty ones
-  listed), and the spread of query lengths (in words) and forms."""
-  policies = sorted({q.policy or UNSET for q in queries})
-  use_cases = sorted({q.use_case or UNSET for q in queries})
-  counts = {p: {u: 0 for u in use_cases} for p in policies}
-  for q in queries:
-    counts[q.policy or UNSET][q.use_case or UNSET] += 1
-  empty = [[p, u] for p in policies for u in use_cases if not counts[p][u]]
-  lengths = sorted(len(words(q.text)) for q in queries)
-  forms = {"question": 0, "instruction": 0, "statement": 0}
-  for q in queries:
-    forms[query_form(q.text)] += 1
-  quartiles = (statistics.quantiles(lengths, n=4) if len(lengths) > 1
-               else lengths * 3)
-  return {
-      "policies": policies, "use_cases": use_cases, "counts": counts,
-      "empty": empty,
-      "lengths": {"min": lengths[0], "q1": quartiles[0],
-                  "median": quartiles[1], "q3": quartiles[2],
-                  "max": lengths[-1]},
-      "forms": forms,
-  }
+def _stage(progress: Progress | None, stage: str):
+  return None if progress is None else (
+      lambda done, total: progress(stage, done, total))
 
 
-# ------------------------------------------------------------------- report
+def _evaluation(queries, eval_paths) -> tuple[list, list, list]:
+  """(tuning rows, evaluation items, evaluation rows of the set itself)."""
+  own = [q for q in queries if q.split == "eval"]
+  tuning = [q for q in queries if q.split != "eval"]
+  evals = [e for path in eval_paths for e in read_queries(path)]
+  return tuning, evals + own, own
 
 
 def build(
     dataset: str | os.PathLike[str],
-    eval_set: str | os.PathLike[str] | None = None,
+    eval_set: str | os.PathLike[str] | Sequence | None = None,
     lm=None,
-    threshold: float = NEAR_DUPLICATE_THRESHOLD,
-    progress: Callable[[int, int], None] | None = None,
+    threshold: float | None = None,
+    progress: Progress | None = None,
+    review: str | os.PathLike[str] | review_lib.Review | None = None,
 ) -> dict[str, Any]:
-  """The whole report as a JSON-able dict.
+  """The whole review as a JSON-able dict.
 
   Args:
     dataset: a tuning set or prompt file.
-    eval_set: an evaluation set in any dataset format, or None.
-    lm: a GemmaLM for near duplicates; None leaves them out.
-    threshold: cosine at or above which two queries are near duplicates.
-    progress: called as (done, total) with the model's forward passes.
+    eval_set: evaluation set file(s) in any dataset format, besides the
+      review file's and the set's own `split: eval` rows.
+    lm: a GemmaLM for vectors and likelihoods; None: text checks only.
+    threshold: a cosine to use instead of the calibrated one.
+    progress: called as (stage, done, total) while the model works.
+    review: a review file (review.py) or a parsed Review.
   """
-  queries = read_queries(dataset)
-  evals = read_queries(eval_set) if eval_set is not None else []
+  if review is not None and not isinstance(review, review_lib.Review):
+    review = review_lib.load(review)
+  review = review or review_lib.Review()
+  paths = ([] if eval_set is None else [eval_set] if isinstance(
+      eval_set, (str, os.PathLike)) else list(eval_set))
+  paths = [os.fspath(p) for p in paths] + list(review.eval_sets)
+  queries, evals, own = _evaluation(read_queries(dataset), paths)
   report: dict[str, Any] = {
       "dataset": os.fspath(dataset), "queries": len(queries),
-      "eval_set": None if eval_set is None else os.fspath(eval_set),
-      "eval_queries": len(evals),
-      "threshold": threshold if lm is not None else None,
+      "eval_set": ", ".join(paths + (["split: eval rows"] if own else []))
+      or None,
+      "eval_queries": len(evals), "eval_rows": [q.where for q in own],
+      "review": review.to_dict() if review.path else None,
+      "model": None if lm is None else (
+          lm.source.spec if getattr(lm, "source", None) else "in memory"),
   }
   groups = exact_duplicates(queries)
   report["exact_duplicates"] = [[queries[i].as_dict() for i in g]
                                 for g in groups]
   same_group = {frozenset(p) for g in groups
                 for p in itertools.combinations(g, 2)}
-  vectors = eval_vectors = None
+  unit = eval_unit = None
+  calibrated = strict = None
   if lm is not None:
-    both = query_vectors(lm, [q.text for q in queries + evals], progress)
-    vectors = both[:len(queries)]
+    both = vectors_lib.query_vectors(
+        lm, [q.text for q in queries + evals], _stage(progress,
+                                                      "query vectors"))
+    unit, eval_unit = both[:len(queries)], both[len(queries):]
+    calibrated = paraphrases.threshold(lm)
+    from_flag = threshold is not None
+    threshold = calibrated.threshold if threshold is None else threshold
+    strict = max(threshold, calibrated.strict) if not from_flag else threshold
+    pairs = [p for p in similar_pairs(unit, None, threshold)
+             if frozenset(p[:2]) not in same_group]
+    report["near_duplicate_count"] = len(pairs)
     report["near_duplicates"] = [
         {"a": queries[i].as_dict(), "b": queries[j].as_dict(),
-         "similarity": s}
-        for i, j, s in similar_pairs(vectors, None, threshold)
-        if frozenset((i, j)) not in same_group]
-    if evals:
-      eval_vectors = both[len(queries):]
+         "similarity": s} for i, j, s in pairs[:MAX_PAIRS]]
+    report["near_groups"] = [
+        {"rows": [queries[i].as_dict() for i in g]}
+        for g in near_groups([p for p in pairs if p[2] >= strict],
+                             len(queries))]
   else:
-    report["near_duplicates"] = None
+    report["near_duplicates"] = report["near_groups"] = None
+  report["threshold"] = threshold if lm is not None else None
+  report["strict_threshold"] = strict
+  report["calibration"] = {
+      "paraphrase": None if calibrated is None else calibrated.to_dict(),
+      "threshold_from": None if lm is None else (
+          "flag" if from_flag else "calibrated")}
   report["eval_overlap"] = [
       m.to_dict() for m in contamination.find(
-          queries, evals, vectors, eval_vectors, threshold)]
+          queries, evals, unit, eval_unit if len(evals) else None,
+          threshold)]
   same = same_responses(queries)
   report["same_responses"] = (None if same is None else
                               [queries[i].as_dict() for i in same])
-  report["coverage"] = coverage(queries)
+  report["coverage"] = coverage_lib.coverage(queries, review)
+  report["topics"] = (None if unit is None or not len(queries) else
+                      topics_lib.topics(queries, unit))
+  report["identity"] = identity_lib.identity_terms(queries)
+  report["diversity"] = diversity_lib.diversity(
+      queries, report["topics"], report["identity"])
+  report["labels"] = {
+      "preference": preferences.check(queries, lm,
+                                      _stage(progress, "likelihoods")),
+      "sft": responses.check(queries, lm, _stage(progress, "likelihoods")),
+  }
   return report

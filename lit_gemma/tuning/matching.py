@@ -1,25 +1,52 @@
 """How two texts are compared for duplicates and contamination: words after
-normalising case, spacing and punctuation, long shared word n-grams (n
-scaled to the text's length), and the loaded Gemma's pooled hidden states
-(cosine). hygiene.py and contamination.py share these, so a duplicate and an
-overlap mean the same thing.
+stripping chat markup (of every format) and normalising case, spacing and
+punctuation, long shared word n-grams (n scaled to the text's length), and
+the cosine of the loaded Gemma's query vectors (vectors.py). hygiene.py and
+contamination.py share these, so a duplicate and an overlap mean the same
+thing.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator
 import math
 import re
 
 import numpy as np
 
+from lit_gemma.prompts import chat_formats
+
 NGRAM_MAX = 13  # As n-gram decontamination of long texts uses.
 NGRAM_MIN = 4
 NGRAM_FRACTION = 0.6  # n = 60% of a query's words, within [4, 13].
+_ROLES = "(?:user|model|system|assistant)"
+
+
+def _markup_pattern() -> re.Pattern:
+  """Every chat format's turn markers, a role name after a turn opener, and
+  BOS/EOS spelled out."""
+  openers, closers = set(), set()
+  for chat in chat_formats.FORMATS.values():
+    openers.add(chat.user_start.split("user")[0])
+    closers.add(chat.turn_end.strip())
+  opener = "|".join(re.escape(o) for o in sorted(openers))
+  closer = "|".join(re.escape(c) for c in sorted(closers))
+  return re.compile(rf"(?:{opener}){_ROLES}?[ \t]*\n?|(?:{closer})\n?|<bos>|"
+                    r"<eos>")
+
+
+_MARKUP = _markup_pattern()
+
+
+def strip_markup(text: str) -> str:
+  """`text` without chat turn markers (Gemma 1-3, Gemma 4), role names after
+  them, or spelled-out BOS/EOS; the turns' texts kept, trimmed."""
+  return _MARKUP.sub("\n", text).strip() if "<" in text else text
 
 
 def words(text: str) -> list[str]:
-  """Lower-case words; apostrophes dropped, other punctuation splits."""
-  return re.findall(r"\w+", text.casefold().replace("'", "").replace(
-      "\u2019", ""))
+  """Lower-case words of the text without markup; apostrophes dropped,
+  other punctuation splits."""
+  return re.findall(r"\w+", strip_markup(text).casefold().replace(
+      "'", "").replace("\u2019", ""))
 
 
 def normalise(text: str) -> str:
@@ -34,7 +61,7 @@ def ngram_size(word_count: int) -> int:
   return min(n, NGRAM_MAX, word_count)
 
 
-def _ngrams(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
+def _ngrams(tokens, n: int) -> set[tuple[str, ...]]:
   return {tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
 
 
@@ -51,52 +78,46 @@ def shared_ngram(query: str, other: str) -> str | None:
   return None
 
 
-def pool(hidden: np.ndarray) -> np.ndarray:
-  """Mean of a text's final hidden states [T, d] (BOS already left out),
-  weighted by position 1..T.
-
-  In a causal model the state at token t has seen only tokens <= t, so the
-  early states describe the opening words alone; a plain mean then tracks
-  shared openings ("How do I shoot ...") and flags look-alikes. Weighting by
-  position (as SGPT does) lets the states that have read the whole request
-  count most: on the planted cases it separates paraphrases (>= 0.94) from
-  look-alikes (<= 0.91), where the plain mean does not (0.93 vs 0.945).
-  """
-  if not len(hidden):
-    return np.zeros(hidden.shape[1], np.float32)
-  weights = np.arange(1, len(hidden) + 1, dtype=np.float32)
-  return (hidden * weights[:, None]).sum(axis=0) / weights.sum()
-
-
-def query_vectors(lm, texts: Sequence[str],
-                  progress: Callable[[int, int], None] | None = None
-                  ) -> np.ndarray:
-  """[N, d] unit vectors of `pool()` over each text's final hidden states,
-  BOS left out (it carries no content and dominates short texts).
-  `progress(done, total)` follows the forward passes (one per distinct
-  text: minutes for thousands of queries on a CPU)."""
-  cache: dict[str, np.ndarray] = {}
-  total = len(set(texts))
-  rows = []
-  for text in texts:
-    if text not in cache:
-      vector = pool(lm.engine.forward_hidden(lm.encode(text))[1:])
-      cache[text] = vector / max(float(np.linalg.norm(vector)), 1e-12)
-      if progress is not None:
-        progress(len(cache), total)
-    rows.append(cache[text])
-  return np.stack(rows).astype(np.float32)
+def _blocks(count: int, size: int = 1024) -> Iterator[slice]:
+  for start in range(0, count, size):
+    yield slice(start, min(start + size, count))
 
 
 def similar_pairs(
     a: np.ndarray, b: np.ndarray | None, threshold: float
 ) -> list[tuple[int, int, float]]:
-  """(i, j, cosine) with cosine >= threshold; within `a` when b is None."""
+  """(i, j, cosine) with cosine >= threshold, highest first; within `a`
+  (i < j) when b is None. Compared a block of rows at a time, so 10,000
+  queries never hold a 10,000 x 10,000 matrix."""
   same = b is None
-  sims = a @ (a if same else b).T
+  other = a if same else b
   out = []
-  for i, j in zip(*np.nonzero(sims >= threshold)):
-    if same and j <= i:
-      continue
-    out.append((int(i), int(j), round(float(sims[i, j]), 4)))
-  return sorted(out, key=lambda t: -t[2])
+  for rows in _blocks(len(a)):
+    sims = a[rows] @ other.T
+    for i, j in zip(*np.nonzero(sims >= threshold)):
+      i = int(i) + rows.start
+      if same and j <= i:
+        continue
+      out.append((i, int(j), round(float(sims[i - rows.start, j]), 4)))
+  return sorted(out, key=lambda t: (-t[2], t[0], t[1]))
+
+
+def nearest(a: np.ndarray, b: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+  """For each row of `a`: (index, cosine) of its most similar row of `b`
+  (of `a` itself, other than the row, when b is None); -1 and -1.0 when
+  there is none."""
+  same = b is None
+  other = a if same else b
+  index = np.full(len(a), -1, np.int64)
+  best = np.full(len(a), -1.0, np.float32)
+  if not len(other):
+    return index, best
+  for rows in _blocks(len(a)):
+    sims = a[rows] @ other.T
+    if same:
+      sims[np.arange(sims.shape[0]), np.arange(rows.start, rows.stop)] = -2
+    index[rows] = sims.argmax(axis=1)
+    best[rows] = sims.max(axis=1)
+  index[best <= -2] = -1
+  return index, np.maximum(best, -1.0)

@@ -110,7 +110,8 @@ def _query(path: str, args) -> dict[str, str]:
       raise BadRequest(f"query parameter {name} is given {len(values)} times")
     kw[name] = values[0]
   for name in needed:
-    if not kw.get(name):
+    if not kw.get(name) and not (name == "model" and dataset_projection(
+        path, kw)):
       raise BadRequest(f"{path} needs the query parameter {name}")
   for name in _BOOLEANS:
     if name in kw and kw[name].lower() not in ("0", "1", "true", "false"):
@@ -123,7 +124,8 @@ def _check_names(app, path: str, kw: Mapping[str, str]) -> None:
   """Every named model, dataset and component exists and applies."""
   models = app.lit_models
   info = app.lit_info
-  if "model" in kw and kw["model"] not in models:
+  if "model" in kw and kw["model"] not in models and not (
+      dataset_projection(path, kw)):
     raise NotServed(f"no model named {shown(kw['model'])}; this server has "
                     f"{', '.join(sorted(models))}")
   datasets = (app.lit_dataset_loaders if path == "/create_dataset"
@@ -139,7 +141,8 @@ def _check_names(app, path: str, kw: Mapping[str, str]) -> None:
     for name in filter(None, kw.get(param, "").split(",")):
       if name not in every:
         raise NotServed(f"no {param} named {shown(name)}")
-      if name not in model_info.get(kind, ()) and name not in _ANY_MODEL:
+      if (name not in model_info.get(kind, ()) and name not in _ANY_MODEL
+          and not dataset_projection(path, kw)):
         raise BadRequest(f"{param} {shown(name)} does not apply to model "
                          f"{kw['model']}")
   for name in filter(None, kw.get("requested_types", "").split(",")):
@@ -270,16 +273,36 @@ _PROJECTION_KEYS = frozenset(("dataset_name", "model_name", "field_name",
 _PROJECTION_KW = {"n_components": 3}
 
 
+def dataset_projection(path: str, kw: Mapping[str, str]) -> bool:
+  """A projection of a dataset's own Embeddings field (the data map's query
+  vectors): LIT's Embeddings module sends it with an empty model."""
+  return (path == "/get_interpretations" and kw.get("model") == ""
+          and kw.get("interpreter") in _PROJECTORS)
+
+
+def _embedding_fields(app, kw: Mapping[str, str]) -> tuple[list[str], str]:
+  """The Embeddings fields a projection may read, and whose they are."""
+  model, dataset = kw["model"], kw.get("dataset_name")
+  spec = (app.lit_info["models"][model]["spec"]["output"] if model else
+          app.lit_datasets[dataset].spec() if dataset else {})
+  return sorted(k for k, v in spec.items() if isinstance(
+      v, lit_types.Embeddings)), f"model {model}" if model else (
+          f"dataset {dataset}")
+
+
 def _check_projection(app, kw: Mapping[str, str], config: Any) -> None:
-  """LIT's projectors read an embedding field of the model's output."""
+  """LIT's projectors read an embedding field of the model's output, or,
+  with `use_input` and no model, of the dataset's own examples."""
   name = kw["interpreter"]
-  field = (config or {}).get("field_name")
-  spec = app.lit_info["models"][kw["model"]]["spec"]["output"]
-  fields = sorted(k for k, v in spec.items()
-                  if isinstance(v, lit_types.Embeddings))
+  config = config or {}
+  field = config.get("field_name")
+  if not kw["model"] and config.get("use_input") is not True:
+    raise BadRequest(f"interpreter {name} without a model projects a "
+                     "dataset field: the config needs use_input true")
+  fields, whose = _embedding_fields(app, kw)
   if not isinstance(field, str) or field not in fields:
     raise BadRequest(f"interpreter {name} needs a config whose field_name is "
-                     f"one of {fields} (model {kw['model']})")
+                     f"one of {fields} ({whose})")
   # LIT trains and keeps one projector per distinct config, for good: only
   # what its UI sends is served, so a client cannot grow that without bound.
   extra = sorted(set(config) - _PROJECTION_KEYS)
@@ -291,6 +314,18 @@ def _check_projection(app, kw: Mapping[str, str], config: Any) -> None:
                      f"(what LIT's UI sends)")
   if not isinstance(config.get("use_input", False), bool):
     raise BadRequest(f"interpreter {name}: use_input must be true or false")
+
+
+def _check_projected_inputs(data: dict) -> None:
+  """Each input of a dataset-field projection has the field, as numbers
+  (a datapoint added before the annotator gave it one has not)."""
+  field = data["config"]["field_name"]
+  for i, ex in enumerate(data.get("inputs") or []):
+    value = (ex.get("data") or {}).get(field) if isinstance(ex, dict) else 0
+    if not isinstance(value, list) or not value or not all(isinstance(
+        x, (int, float)) and not isinstance(x, bool) for x in value):
+      raise BadRequest(f"inputs[{i}] has no {field} to project (a datapoint "
+                       "the dataset's annotator has not seen)")
 
 
 def _check_config(app, path: str, data: dict, kw: Mapping[str, str]) -> None:
@@ -353,6 +388,8 @@ def make_handler(app, fn: Callable[..., Any], *, max_inputs: Callable[[], int],
     if data is not None:
       _check_config(app, path, data, kw)
       _inputs(app, path, data, kw, max_inputs())
+      if dataset_projection(path, kw):
+        _check_projected_inputs(data)
     outputs = fn(data, **kw)
     body, nulled = finite_json.dumps(outputs, simple=simple)
     if nulled:

@@ -89,10 +89,11 @@ def test_scoring_columns_show_in_the_data_table(columns_url):
     rows = browser_ui.table_rows(headers, cells)
     assert len(rows) == 6, rows  # two datapoints per preference pair
     assert all(float(r[loglik]) < 0 for r in rows), rows  # log-likelihoods
-    # The yes/no, drawn as 1 / 0 (LIT's table shows no CategoryLabel
-    # output), agrees with the margin's sign and is one per pair.
+    # The yes/no, drawn as 1 / -1 (LIT's table shows no CategoryLabel
+    # output; 0 is "not a pair"), agrees with the margin's sign and is one
+    # per pair.
     for first, second in zip(rows[::2], rows[1::2]):
-      assert first[ranks] == second[ranks] in ("0", "1"), rows
+      assert first[ranks] == second[ranks] in ("-1", "1"), rows
       assert (float(first[margin]) >= 0) if first[ranks] == "1" else (
           float(first[margin]) <= 0), rows
 

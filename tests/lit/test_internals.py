@@ -53,7 +53,8 @@ def test_lit_internals_used_are_present():
     assert state in app_init, state
   for method in ("_build_metadata", "_post_new_data", "_fetch_new_data",
                  "_remove_new_data", "_push_ui_state", "_get_metrics",
-                 "_get_info", "_annotate_new_data", "_get_preds"):
+                 "_get_info", "_annotate_new_data", "_get_preds",
+                 "_get_interpretations"):
     assert callable(getattr(lit_app.LitApp, method)), method
   # LiveIndexedDataset rebuilds what IndexedDataset builds once.
   indexed = inspect.getsource(lit_dataset.IndexedDataset)

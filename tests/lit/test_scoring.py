@@ -75,8 +75,24 @@ def test_preference_columns_through_lit_get_preds(tiny_lm, tmp_path):
     assert chosen["preference_margin"] == pytest.approx(
         chosen["target_mean_loglik"] - rejected["target_mean_loglik"])
     assert chosen["ranks_preferred"] == rejected["ranks_preferred"] == (
-        1 if chosen["preference_margin"] > 0 else 0)
+        1 if chosen["preference_margin"] > 0 else -1)
     assert chosen["target_loglik"] < 0 and chosen["target_tokens"] >= 1
+
+
+def test_not_a_pair_is_kept_apart_from_disagreeing(tiny_lm):
+  """0 means "no pair to rank", never "the model disagrees" (-1)."""
+  model = scoring.ScoringModel(tiny_lm)
+  same, chosen, rejected = model.predict([
+      {"prompt": "Q: hi\nA:", "target": " Hello!", "paired_target": "hello",
+       "is_preferred": "true"},
+      {"prompt": "Q: hi\nA:", "target": " hello", "paired_target": " zzz",
+       "is_preferred": "true"},
+      {"prompt": "Q: hi\nA:", "target": " zzz", "paired_target": " hello",
+       "is_preferred": "false"}])
+  assert same["ranks_preferred"] == 0 and same["preference_margin"] == 0
+  assert chosen["ranks_preferred"] == rejected["ranks_preferred"] != 0
+  assert chosen["ranks_preferred"] == (
+      1 if chosen["preference_margin"] > 0 else -1)
 
 
 def test_sft_and_prompt_only_rows(tiny_lm):

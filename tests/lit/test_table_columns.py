@@ -12,7 +12,7 @@ from http_helpers import ok
 from lit_gemma.serve import build
 from lit_gemma.serve import config as config_lib
 from lit_gemma.lit import datasets
-from lit_gemma.tuning import matching
+from lit_gemma.tuning import vectors as vectors_lib
 from lit_gemma.lit.columns import hygiene_annotator
 from lit_gemma.models import lm as lm_lib
 from lit_gemma.lit.columns import part_shares
@@ -153,8 +153,8 @@ def test_scoring_and_hygiene_columns_through_the_server(live):
   # and an exact duplicate is not counted as a near one.
   near = [p["data"]["near_duplicate"] for p in pairs]
   assert near[0] == near[1] and near[4] == near[5]
-  vectors = matching.query_vectors(live.app.lms["tiny"],
-                                  [q["query"] for q in PAIRS])
+  vectors = vectors_lib.query_vectors(live.app.lms["tiny"],
+                                     [q["query"] for q in PAIRS])
   assert near[4] == pytest.approx(  # the prime query: its nearest other
       max(float((vectors[:2] @ vectors[2]).max()), 0.0), abs=1e-4)
   preds = ok(live.url, "/get_preds", {"inputs": pairs}, model="tiny_scores",
@@ -162,6 +162,43 @@ def test_scoring_and_hygiene_columns_through_the_server(live):
   assert all(p["target_loglik"] < 0 for p in preds)
   assert preds[0]["preference_margin"] == pytest.approx(
       preds[1]["preference_margin"])
+
+
+def test_data_map_vectors_and_their_projection(live):
+  """The annotator's query vectors are a dataset Embeddings field; LIT's
+  Embeddings module projects it with an empty model name, which the request
+  checks allow only as a dataset-field projection."""
+  from http_helpers import request  # pylint: disable=g-import-not-at-top
+  info = ok(live.url, "/get_info")
+  spec = info["datasets"]["pairs"]["spec"]
+  assert spec["query_vector"]["__name__"] == "Embeddings"
+  assert spec["topic"]["__name__"] == "CategoryLabel"
+  pairs = ok(live.url, "/get_dataset", dataset_name="pairs")
+  assert all(p["data"]["topic"].startswith("topic 1") for p in pairs)
+  assert pairs[0]["data"]["query_vector"] == pairs[1]["data"]["query_vector"]
+  config = {"dataset_name": "pairs", "model_name": "",
+            "field_name": "query_vector", "use_input": True,
+            "proj_kw": {"n_components": 3}}
+  ids = [p["id"] for p in pairs]
+  points = ok(live.url, "/get_interpretations", {"inputs": ids,
+                                                  "config": config},
+              model="", dataset_name="pairs", interpreter="pca")
+  assert len(points) == 6 and all(len(p["z"]) == 3 for p in points)
+  for change, message in (
+      ({"use_input": False}, "the config needs use_input true"),
+      ({"field_name": "prompt"}, "field_name is one of ['query_vector']"),
+      ({"proj_kw": {"n_components": 2}}, "proj_kw must be")):
+    status, text = request(live.url, "/get_interpretations",
+                           {"inputs": ids, "config": config | change},
+                           model="", dataset_name="pairs",
+                           interpreter="pca")[:2]
+    assert status == 400 and message in text, (change, text)
+  bare = [dict(p["data"], query_vector=None) for p in pairs[:1]]
+  status, text = request(live.url, "/get_interpretations",
+                         {"inputs": [{"id": pairs[0]["id"], "data": bare[0]}],
+                          "config": config},
+                         model="", dataset_name="pairs", interpreter="pca")[:2]
+  assert status == 400 and "has no query_vector" in text
 
 
 def test_column_models_are_served_on_long_and_short_texts(tiny_lm, tmp_path):
@@ -203,3 +240,23 @@ def test_hygiene_annotator_finds_the_bundled_planted_cases():
                  if row["eval_overlap"]}
   assert {c["line"] for c in planted["eval_overlap"]} <= overlapping
   assert all(row["near_duplicate"] == 0.0 for row in rows)  # no model
+  assert all(row["topic"] == "" for row in rows) and "query_vector" not in spec
+
+
+def test_split_eval_rows_are_the_evaluation_items(tmp_path):
+  """Without an evaluation dataset, a set's own `split: eval` rows are the
+  evaluation items the other rows are compared with."""
+  path = tmp_path / "set.jsonl"
+  path.write_text("".join(json.dumps(r) + "\n" for r in [
+      {"query": "What is the boiling point of water in Celsius?",
+       "response": "100."},
+      {"query": "Tell me the boiling point of water in Celsius please.",
+       "response": "100.", "split": "eval"},
+      {"query": "Name a colour.", "response": "Red."}]))
+  data = datasets.load(path)
+  rows = [dict(ex) for ex in data.examples]
+  hygiene_annotator.HygieneAnnotator([], all_datasets=[data]).annotate(
+      rows, data, dict(data.spec()))
+  assert [r["eval_overlap"] for r in rows] == ["ngram", "", ""]
+  assert [r["hygiene_flags"] for r in rows] == [
+      "eval overlap", "evaluation row", ""]

@@ -124,6 +124,8 @@ def test_flag_defaults():
     (dict(precision="float16"), "--precision=float16: expected one of"),
     (dict(data_root="/no/such/dir"), "--data_root=/no/such/dir: no such"),
     (dict(default_layout="nope"), "--default_layout=nope: expected one of"),
+    (dict(eval_datasets=("evals",)),
+     "--eval_datasets: no dataset named 'evals' (loaded: fewshot_mistakes"),
     (dict(lit_options={"data_dir": "/tmp/x"}),
      "--data_dir: LIT's prediction cache pickles"),
     (dict(team_mode=True, data_root="/tmp"),

@@ -1,8 +1,10 @@
 """Hygiene report: duplicates, evaluation overlap and coverage of tuning sets.
 
 The text checks run without a model; near duplicates use the real embedded
-Gemma 3 270M, on the bundled planted cases (where the default threshold was
-chosen) and on a second planted set kept here (which confirms it).
+Gemma 3 270M with its calibrated cosines (tuning/paraphrases.py), on the
+bundled planted cases and on a second planted set kept here. Declared
+coverage, diversity, labels and the cleaned copy: test_review_rules.py and
+test_review_model.py.
 """
 
 import functools
@@ -10,7 +12,6 @@ import json
 import re
 import sys
 
-import numpy as np
 import pytest
 
 from lit_gemma.lit import datasets
@@ -106,46 +107,34 @@ def test_cli_formats_and_errors(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def gemma(embedded_gemma):
-  """The embedded Gemma; a query's vector is computed once in this module
-  (the reports below share most queries), as matching.query_vectors gives it."""
-  lm = embedded_gemma
-  vectors = {}
-  plain = matching.query_vectors
-
-  def cached(model, texts, progress=None):
-    missing = [t for t in dict.fromkeys(texts) if t not in vectors]
-    if missing:
-      vectors.update(zip(missing, plain(model, missing, progress)))
-    return np.stack([vectors[t] for t in texts])
-
-  with pytest.MonkeyPatch.context() as patch:
-    patch.setattr(hygiene, "query_vectors", cached)
-    yield lm
+  """The embedded Gemma (its query vectors are cached by text, so the
+  reports below share most of the work)."""
+  return embedded_gemma
 
 
 @pytest.mark.parametrize("folder, manifest", SETS,
                          ids=["bundled", "second_set"])
-def test_default_threshold_finds_planted_and_spares_lookalikes(
+def test_calibrated_cosines_find_planted_and_never_drop_lookalikes(
     gemma, folder, manifest):
   planted = json.loads((folder / manifest).read_text())
   report = hygiene.build(folder / planted["dataset"],
                          folder / planted["eval_set"], lm=gemma)
+  assert report["calibration"]["threshold_from"] == "calibrated"
   near = {tuple(_lines([p["a"], p["b"]])): p["similarity"]
           for p in report["near_duplicates"]}
-  for case in planted["near_duplicates"]:
+  for case in planted["near_duplicates"]:  # listed for review
     assert tuple(sorted(case["lines"])) in near, case
+  # What the cleaned copy drops (the strict cosine) is never a look-alike.
+  dropped = [set(_lines(g["rows"])) for g in report["near_groups"]]
   for case in planted["lookalikes"]:
-    assert tuple(sorted(case["lines"])) not in near, case
-  # Nothing beyond the planted pairs is flagged inside these small sets.
-  assert len(near) == len(planted["near_duplicates"])
+    assert not any(set(case["lines"]) <= g for g in dropped), case
+  assert report["strict_threshold"] > report["threshold"]
   assert sorted(_lines(g) for g in report["exact_duplicates"]) == sorted(
       planted["exact_duplicates"])
   overlap = {(_line(o["query"]), _line(o["eval"])) for o in
              report["eval_overlap"]}
   assert {(c["line"], c["eval_line"]) for c in planted["eval_overlap"]} \
       <= overlap
-  for case in planted.get("eval_lookalikes", []):
-    assert (case["line"], case["eval_line"]) not in overlap
   assert report["coverage"]["empty"] == planted["empty_cells"]
 
 
@@ -156,11 +145,11 @@ def test_preference_set_near_duplicates(gemma):
                          datasets.BUNDLED_DIR / "tuning_eval.jsonl", lm=gemma)
   assert [_lines(g) for g in report["exact_duplicates"]] == \
       planted["exact_duplicates"]
-  assert report["near_duplicates"] == []
-  assert [(_line(o["query"]), _line(o["eval"]), o["measures"])
-          for o in report["eval_overlap"]] == [
-              (c["line"], c["eval_line"], c["measures"])
-              for c in planted["eval_overlap"]]
+  assert report["near_groups"] == []  # nothing the cleaned copy would drop
+  found = {(_line(o["query"]), _line(o["eval"])): o["measures"]
+           for o in report["eval_overlap"]}
+  for case in planted["eval_overlap"]:
+    assert found[case["line"], case["eval_line"]] == case["measures"]
   assert report["same_responses"] == planted["same_responses"]
 
 
@@ -191,18 +180,19 @@ def test_cli_shows_the_models_progress(gemma, monkeypatch, tmp_path, capsys):
   monkeypatch.setattr(hygiene_command, "load_lm", lambda source: gemma)
   assert hygiene_command.main(["--dataset", str(path), "--format", "json"]) == 0
   out, err = capsys.readouterr()
-  # One forward pass a distinct query, counted with a rate and the time
+  # A bar over the distinct texts computed now, with a rate and the time
   # left; the last line says all are done.
   assert err.splitlines()[0].startswith(
-      "lit-gemma hygiene: model vectors:   0%")
-  assert re.search(r"^lit-gemma hygiene: model vectors: 100%.* 3/3 "
-                   r"\[[\d:]+<[\d:]+, +[\d.]+( queries/s|s/ queries)\]$",
+      "lit-gemma hygiene: query vectors:   0%"), err
+  assert re.search(r"^lit-gemma hygiene: query vectors: 100%.* 3/3 "
+                   r"\[[\d:]+<[\d:]+, +[\d.]+( texts/s|s/ texts)\]$",
                    err.splitlines()[-1]), err
   report = json.loads(out)
   assert _lines(report["exact_duplicates"][0]) == [1, 3]
   # The model ran; an exact duplicate is not listed again as a near one.
   assert [1, 3] not in [_lines([p["a"], p["b"]])
                         for p in report["near_duplicates"]]
+  assert report["topics"]["k"] == 1 and report["model"]
 
 
 def _line(query):
@@ -230,19 +220,25 @@ def test_readme_shows_the_current_reports(gemma, monkeypatch, tmp_path,
       "scripts/hygiene_readme.py")
   wanted = hygiene_readme.reports(gemma)
   assert list(hygiene_readme.shown(hygiene_readme.README.read_text())) == \
-      list(wanted) == list(hygiene_readme.SETS)
-  assert "Near duplicates (cosine >= 0.927): 1\n  0.942  " in wanted[
-      "lit_gemma/bundled_sets/tuning_sft.jsonl"]
+      list(wanted) == [(kind, path) for path in hygiene_readme.SETS
+                       for kind in hygiene_readme.KINDS]
+  sft = "lit_gemma/bundled_sets/tuning_sft.jsonl"
+  assert "sure (cosine >= " in wanted["report", sft]
+  assert '"rule": "near"' in wanted["clean", sft]  # the reworded request
+  assert "The cleaned set (22 rows)" in wanted["clean", sft]
+  pairs = "lit_gemma/bundled_sets/preference_pairs.jsonl"
+  title = next(line for line in wanted["report", pairs].splitlines()
+               if line.startswith("Near duplicates to review"))
   stale = tmp_path / "README.md"
   stale.write_text(hygiene_readme.README.read_text().replace(
-      "Near duplicates (cosine >= 0.927): 0", "Near duplicates: 0"))
+      title, "Near duplicates: 1"))
   monkeypatch.setattr(hygiene_readme, "README", stale)
   capsys.readouterr()
   assert hygiene_readme.main(["--check"]) == 1
   err = capsys.readouterr().err
   assert err.count("\n") == 1 and (
-      "report of lit_gemma/bundled_sets/preference_pairs.jsonl, line 7: shows 'Near "
-      "duplicates: 0', now 'Near duplicates (cosine >= 0.927): 0'") in err
+      f"report of {pairs}, line ") in err and (
+          f"shows 'Near duplicates: 1', now {title!r}") in err
   assert hygiene_readme.main([]) == 0  # rewriting mends it
   assert hygiene_readme.main(["--check"]) == 0
   assert stale.read_text() == (repo.BUNDLED / "README.md").read_text()

@@ -8,15 +8,19 @@ Reviewers of tuning data sort and filter the data table by these columns:
   preference_margin   preference pairs only: mean log-likelihood of the
                       chosen response minus the rejected one's (the same on
                       both datapoints of a pair); 0 elsewhere
-  ranks_preferred     preference pairs only: 1 if the model already ranks the
-                      chosen response higher (margin > 0), else 0; 0
-                      elsewhere
+  ranks_preferred     1 if the model already ranks the chosen response higher
+                      (margin > 0), -1 if it ranks the rejected one higher
+                      (it disagrees with the label), 0 when there is no
+                      pair to rank (not a preference datapoint, or both
+                      responses the same): "not a pair" is never read as
+                      "disagrees"
 
 so pairs the model gets badly wrong (mislabels, or hard cases worth keeping)
-sort to the top. Every output is a Scalar: LIT 1.3's data table draws a
-model's Scalar outputs (and those its classification and regression
-interpreters derive) but no CategoryLabel or Boolean output, so the yes/no
-is 1/0. The model is selectable (no `_` prefix): LIT draws columns only for
+sort to the top; `lit-gemma hygiene` says which margin is low enough to
+flag, calibrated for the model (tuning/preferences.py). Every output is a
+Scalar: LIT 1.3's data table draws a model's Scalar outputs (and those its
+classification and regression interpreters derive) but no CategoryLabel or
+Boolean output, so yes/no/none is 1/-1/0. The model is selectable (no `_` prefix): LIT draws columns only for
 such models. Preference datapoints carry the other
 response as `paired_target` (tuning/sets.py), so each is scored on its own.
 Likelihoods are -L of the salience engine's target loss for the same text
@@ -31,6 +35,7 @@ from lit_nlp.api import types as lit_types
 from lit_gemma import fields
 from lit_gemma.lit.columns import base
 from lit_gemma.models import lm as lm_lib
+from lit_gemma.tuning.matching import normalise
 
 PROMPT, TARGET = fields.PROMPT, fields.TARGET
 PAIRED_TARGET, IS_PREFERRED = fields.PAIRED_TARGET, fields.IS_PREFERRED
@@ -89,9 +94,10 @@ class ScoringModel(base.ColumnModel):
            "ranks_preferred": 0}
     paired = example.get(PAIRED_TARGET) or ""
     preferred = str(example.get(IS_PREFERRED, "")).lower()
-    if paired and preferred in ("true", "false"):
+    if (paired and preferred in ("true", "false")
+        and normalise(paired) != normalise(target)):
       other = self.score(prompt, paired)[1]
       margin = mean - other if preferred == "true" else other - mean
       out["preference_margin"] = margin
-      out["ranks_preferred"] = int(margin > 0)
+      out["ranks_preferred"] = 1 if margin > 0 else -1
     return out

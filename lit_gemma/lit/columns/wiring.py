@@ -68,11 +68,12 @@ def _generation_model(model) -> model_groups.GenerationModel:
 def annotators(config, datasets: Mapping[str, Any],
                loaded: Mapping[str, Any]):
   """The annotators LIT runs once per dataset: hygiene, with the first
-  loaded Gemma for near duplicates if `config.near_duplicate_columns`."""
+  loaded Gemma for its model columns if `config.near_duplicate_columns`."""
   lm = (next(iter(loaded.values()), None)
         if config.near_duplicate_columns else None)
   return [hygiene_annotator.HygieneAnnotator(
-      hygiene_annotator.eval_datasets(datasets), lm=lm)]
+      hygiene_annotator.eval_datasets(datasets, config.eval_datasets),
+      lm=lm, all_datasets=list(datasets.values()))]
 
 
 def start_workers(share_models, datasets: Mapping[str, Any],

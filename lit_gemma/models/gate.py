@@ -26,6 +26,11 @@ from collections.abc import Iterator
 # Quiet time after the last request before background work resumes: the UI
 # sends a click's requests in a burst (tokens, then salience).
 QUIET_S = 0.5
+# Longest a request's own unit waits for other requests to finish: they may
+# be waiting for it (LIT's prediction cache lets one request compute a
+# model's rows while others asking for the same model wait on its lock), so
+# an unbounded wait could hold every request forever.
+OWN_UNIT_WAIT_S = 2.0
 
 
 @dataclasses.dataclass
@@ -131,15 +136,22 @@ class Gate:
     return (self._active == 0
             and time.monotonic() - self._last >= self.quiet_s)
 
-  def wait_idle(self, stop: threading.Event | None = None) -> bool:
-    """Returns once no request has run for `quiet_s`: True, or False when
-    `stop` was set first."""
+  def wait_idle(self, stop: threading.Event | None = None,
+                most_s: float | None = None) -> bool:
+    """Returns once no request has run for `quiet_s` (or `most_s` seconds
+    have passed): True, or False when `stop` was set first."""
+    deadline = None if most_s is None else time.monotonic() + most_s
     with self._cond:
       while not self._idle():
         if stop is not None and stop.is_set():
           return False
-        quiet = time.monotonic() - self._last
-        self._cond.wait(timeout=max(self.quiet_s - quiet, 0.05))
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+          break
+        wait = max(self.quiet_s - (now - self._last), 0.05)
+        if deadline is not None:
+          wait = min(wait, deadline - now)
+        self._cond.wait(timeout=wait)
       return not (stop is not None and stop.is_set())
 
   @contextlib.contextmanager
@@ -151,14 +163,15 @@ class Gate:
 
     A request's own thread may run background units (the data table's
     request generating responses in small calls): it steps back from the
-    count while it waits and runs, so other clicks go first.
+    count while it waits and runs, so other clicks go first, but waits at
+    most `OWN_UNIT_WAIT_S` for them (they may be waiting for it).
     """
     depth = self._depth()
     with self._cond:
       self._active -= depth
       self._cond.notify_all()
     try:
-      if not self.wait_idle(stop):
+      if not self.wait_idle(stop, OWN_UNIT_WAIT_S if depth else None):
         yield False
         return
       with self._cond:

@@ -87,3 +87,33 @@ def test_a_stopped_unit_does_not_run():
     with gate.background(stop) as running:
       assert not running
   assert gate.units_started == 0 and gate.active == 0
+
+
+def test_a_request_waiting_on_another_does_not_hold_its_unit_forever():
+  # LIT's prediction cache: one request computes a model's rows (its own
+  # background unit) while another request for the same model waits on
+  # the cache's lock. The first must not wait for the second to finish.
+  gate = gate_lib.Gate(quiet_s=0.0)
+  cache_lock = threading.Lock()
+  ran, answered = threading.Event(), threading.Event()
+
+  def computing():
+    with gate.foreground(), cache_lock:
+      waiting.start()
+      time.sleep(0.1)  # The other request is now in and waits on the lock.
+      with gate.background() as running:
+        assert running
+        ran.set()
+
+  def waiting_request():
+    with gate.foreground(), cache_lock:
+      answered.set()
+
+  waiting = threading.Thread(target=waiting_request, daemon=True)
+  first = threading.Thread(target=computing, daemon=True)
+  first.start()
+  assert ran.wait(10), "the requests deadlocked"
+  assert answered.wait(5)
+  first.join()
+  waiting.join()
+  assert gate.active == 0

@@ -49,6 +49,7 @@ GIVEN = {
     "method_groups": ("--method_groups=loo,ig", ("loo", "ig")),
     "verdict_columns": ("--verdict_columns", True),
     "near_duplicate_columns": ("--near_duplicate_columns", True),
+    "eval_datasets": ("--eval_datasets=x", ("x",)),
     "team_mode": ("--noteam_mode", False),  # with data_root: not both
     "max_request_bytes": ("--max_request_bytes=4096", 4096),
     "max_request_inputs": ("--max_request_inputs=9", 9),

@@ -68,20 +68,11 @@ def _check(args) -> None:
 
 def matches(data, lm, mode: str):
   """Held-out rows found in the training rows (the hygiene review's
-  check: with the model's near duplicates in `model` mode)."""
-  # pylint: disable=g-import-not-at-top
-  from lit_gemma.tuning import contamination
-  from lit_gemma.tuning import hygiene
-  from lit_gemma.tuning import matching
-  # pylint: enable=g-import-not-at-top
-  vectors = eval_vectors = None
-  if mode == "model" and data.eval_queries:
-    both = matching.query_vectors(
-        lm, [q.text for q in data.train_queries + data.eval_queries])
-    vectors = both[:len(data.train_queries)]
-    eval_vectors = both[len(data.train_queries):]
-  return contamination.find(data.train_queries, data.eval_queries, vectors,
-                            eval_vectors, hygiene.NEAR_DUPLICATE_THRESHOLD)
+  check: with the model's paraphrases, at its calibrated cosine, in
+  `model` mode)."""
+  from lit_gemma.tuning import contamination  # pylint: disable=g-import-not-at-top
+  return contamination.find(data.train_queries, data.eval_queries,
+                            lm=lm if mode == "model" else None)
 
 
 def _refuse_or_warn(found, args, stderr) -> None:

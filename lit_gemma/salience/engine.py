@@ -204,7 +204,7 @@ class SalienceEngine:
     return self._max_batch
 
   @property
-  def lock(self) -> threading.RLock:
+  def lock(self) -> engine_lock.TimedLock:
     """The lock every call holds (integrated.py's calls share it)."""
     return self._lock
 

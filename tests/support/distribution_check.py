@@ -41,7 +41,7 @@ def _gaps(lm, ids):
     logits = lm.engine.logits(text)[len(lm.encode(prompt)) - 1 : len(text) - 1]
     top = np.sort(logits, axis=-1)[:, -2:]
     gaps.append((top[:, 1] - top[:, 0]).tolist())
-  return maps + spans, ids, gaps
+  return gaps
 
 
 def _relative_l2(a, b):

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from lit_gemma.evaluation import report as eval_report
 from lit_gemma.evaluation import summary
-from lit_gemma.explain import report as page
+from lit_gemma import html_page as page
 
 _MEASURES = {"preference_margin": "preference margin",
              "target_mean_loglik": "target log-likelihood per token"}
@@ -92,10 +92,10 @@ def to_html(report: Mapping) -> str:
           f"{html.escape(report['before'])} (before) on "
           f"{html.escape(report['dataset'])}: {report['rows']} rows "
           f"({html.escape(report['rows_used'])})</p>",
-          page.table_html(rows[0], rows[1:]),
+          page.table(rows[0], rows[1:]),
           f"<h2 style=\"font-size:16px\">Rows that got worse: "
           f"{report['worse_count']} of {report['rows']}</h2>"]
-  body.append(page.table_html(
+  body.append(page.table(
       ["row", "kind", "measure", "before", "after", "drop", "refusal",
        "target", "response after"],
       [(r["where"], r["kind"], _MEASURES[r["measure"]],
@@ -118,7 +118,7 @@ def to_html(report: Mapping) -> str:
         f"<tr><td style=\"{cell}\">{before.to_html('word', method)}</td>"
         f"<td style=\"{cell}\">{after.to_html('word', method)}</td></tr>"
         "</table>")
-  return page.html_page(f"lit-gemma regressions: {report['dataset']}",
+  return page.page(f"lit-gemma regressions: {report['dataset']}",
                         "".join(body))
 
 

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from lit_gemma.evaluation import summary
-from lit_gemma.explain import report as page
+from lit_gemma import html_page as page
 
 # Figure -> column heading (text and HTML).
 HEADINGS = {
@@ -94,10 +94,10 @@ def to_html(report: Mapping) -> str:
   for key, first in (("templates", "template"), ("routes", "route")):
     if report[key]:
       rows = table(_groups(report, key), first)
-      body.append(page.table_html(rows[0], rows[1:]))
-  body.append(page.table_html(
+      body.append(page.table(rows[0], rows[1:]))
+  body.append(page.table(
       ["figure", "what it is"], list(report["figures"].items())))
-  return page.html_page(f"lit-gemma evaluate: {report['dataset']}",
+  return page.page(f"lit-gemma evaluate: {report['dataset']}",
                         "".join(body))
 
 

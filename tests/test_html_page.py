@@ -5,6 +5,7 @@ and that text from a data file shows as text, never as markup."""
 import re
 
 from lit_gemma import html_page
+from lit_gemma.tuning import hygiene
 from lit_gemma.tuning import report as hygiene_report
 
 EXTERNAL = re.compile(r"https?://|//[a-z]|src=|url\(|@import|<script", re.I)
@@ -30,14 +31,12 @@ def test_a_page_escapes_text_and_loads_nothing():
   assert not EXTERNAL.search(page)
 
 
-def test_the_hygiene_report_is_such_a_page():
-  report = {
-      "dataset": "<set>.jsonl", "queries": 2, "exact_duplicates": [],
-      "near_duplicates": None, "eval_set": None, "threshold": 0.9,
-      "coverage": {"policies": ["p"], "use_cases": ["u"],
-                   "counts": {"p": {"u": 2}}, "empty": [],
-                   "lengths": {"mean": 3}, "forms": {"question": 2}},
-  }
+def test_the_hygiene_report_is_such_a_page(tmp_path):
+  data = tmp_path / "<set>.jsonl"
+  data.write_text('{"query": "How do I bake bread?", "response": "Knead."}\n'
+                  '{"query": "Is the sky blue?", "response": "Yes."}\n')
+  report = hygiene.build(str(data), [])  # Text checks only (no model).
+  report["dataset"] = "<set>.jsonl"
   page = hygiene_report.to_html(report)
   assert page.startswith("<!DOCTYPE html>")
   assert "<title>Hygiene of &lt;set&gt;.jsonl</title>" in page

@@ -290,13 +290,14 @@ class LitGemmaApp(internals.LitAppHooks):
     with gate.foreground() as window:
       body = super().__call__(environ, remember)
     path = environ.get("PATH_INFO", "")
-    if path.rstrip("/") in self.handler_paths:
+    status, headers = answer
+    # A refusal has its one line already (`guarded`): one line per mistake.
+    if path.rstrip("/") in self.handler_paths and status.startswith("2"):
       model = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get(
           "model", [""])[0]
       logging.info("lit-gemma: request %s%s answered %s [request %s]", path,
                    f" ({model})" if model else "", window.summary(),
                    request_id)
-    status, headers = answer
     ours = any(k.lower() == ERROR_HEADER.lower() for k, _ in headers)
     if not status.startswith("5") or ours:
       start_response(status, [*headers, id_header])

@@ -164,6 +164,9 @@ def time_maps(lm, methods, lengths, repeats, most_passes) -> list[dict]:
 
 
 def print_table(rows) -> None:
+  if not rows:  # --limit 0: the timings alone
+    print("(no rows)")
+    return
   header = list(rows[0])
   print(" | ".join(header))
   for row in rows:

@@ -7,7 +7,9 @@ generating them for minutes (lit/response_cache.py seeds them).
     python scripts/bundled_responses.py [--cache FILE.sqlite]
 
 --cache: a response cache to fill and read (default: a temporary one, so
-every response is generated now). tests/lit/test_bundled_responses.py
+every response is generated now). --keep_shipped: start from the file's
+own responses, so only prompts new to the sets are generated (their
+minibatches then hold only the new prompts). tests/lit/test_bundled_responses.py
 regenerates a minibatch and finds it equal to the file's.
 """
 
@@ -44,11 +46,16 @@ def main() -> None:
   parser.add_argument("--cache", help="a response cache (.sqlite) to fill "
                       "and read (default: a new temporary one)")
   parser.add_argument("--out", default=str(cache_lib.BUNDLED))
+  parser.add_argument("--keep_shipped", action="store_true",
+                      help="keep the shipped responses; generate only new "
+                      "prompts")
   args = parser.parse_args()
   config = config_lib.ServerConfig()  # The defaults: the bundled sets.
   with tempfile.TemporaryDirectory() as tmp:
     cache = cache_lib.ResponseCache(args.cache or
                                     pathlib.Path(tmp) / "responses.sqlite")
+    if args.keep_shipped:
+      print(f"{cache.seed(args.out)} shipped responses kept")
     done = prepared.prepare(config, response_cache=cache, report=print)
     print(f"{done.generated} generated in {done.seconds:.0f} s")
     from lit_gemma.lit import model_groups  # pylint: disable=g-import-not-at-top

@@ -43,7 +43,7 @@ def test_a_fresh_prepare_of_the_bundled_sets_generates_nothing(
   lines = []
   done = prepared.prepare(config_lib.ServerConfig(), lms={"gemma": gemma},
                           report=lines.append)
-  assert done.examples == 152 and not done.already, lines
+  assert done.examples == 172 and not done.already, lines
   assert done.generated == 0, lines  # Every response was shipped.
   # Exactly the prompts the server answers: none missing, none stale.
   prompts = {ex[fields.PROMPT] for ds in served_datasets.load_datasets(

@@ -13,13 +13,18 @@ keep the shared parts in `store` themselves.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+import threading
+import time
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+
+from absl import logging
 
 from lit_nlp.api import model as lit_model
 from lit_nlp.api import types as lit_types
 
 from lit_gemma import fields
 from lit_gemma.lit import caching
+from lit_gemma.models import gate as gate_lib
 
 STORE_BYTES = 16 << 20  # Each column model's kept rows (least recent dropped).
 STORE_ENTRIES = 50_000
@@ -73,3 +78,36 @@ class ColumnModel(lit_model.BatchedModel):
 
   def predict_minibatch(self, inputs: Iterable[dict]) -> list[dict]:
     return [self.row(example) for example in inputs]
+
+
+def start_worker(model: ColumnModel, examples: Sequence[Mapping], what: str,
+                 gate: gate_lib.Gate = gate_lib.GATE,
+                 after: threading.Thread | None = None,
+                 stop: threading.Event | None = None) -> threading.Thread:
+  """Computes every example's row of `model` in the background (started):
+  after `after` ends, one example at a time, each a background unit of
+  `gate` (so a click waits for one example at most). `what` names the
+  columns in the log."""
+  stop = stop or threading.Event()
+
+  def run():
+    if after is not None:
+      after.join()
+    begin, done = time.monotonic(), 0
+    for example in examples:
+      with gate.background(stop) as running:
+        if not running:
+          return
+        try:
+          model.row(example)
+        except Exception:  # pylint: disable=broad-except
+          logging.exception("lit-gemma: %s: an example failed", what)
+      done += 1
+    logging.info("lit-gemma: %s of %d examples ready (%.1f s)", what, done,
+                 time.monotonic() - begin)
+
+  thread = threading.Thread(target=run, name=f"lit-gemma-{what}".replace(
+      " ", "-"), daemon=True)
+  thread.stop = stop
+  thread.start()
+  return thread

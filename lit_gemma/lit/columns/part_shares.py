@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from absl import logging
 from lit_nlp.api import types as lit_types
 
 from lit_gemma.lit.columns import base
@@ -130,29 +128,5 @@ def start_worker(model: PartShareModel, examples: Sequence[Mapping],
                  gate: gate_lib.Gate = gate_lib.GATE,
                  after: threading.Thread | None = None,
                  stop: threading.Event | None = None) -> threading.Thread:
-  """Computes every example's shares in the background (started): after
-  `after` ends, one example at a time, each a background unit of `gate`
-  (so a click waits for one example at most)."""
-  stop = stop or threading.Event()
-
-  def run():
-    if after is not None:
-      after.join()
-    begin, done = time.monotonic(), 0
-    for example in examples:
-      with gate.background(stop) as running:
-        if not running:
-          return
-        try:
-          model.row(example)
-        except Exception:  # pylint: disable=broad-except
-          logging.exception("lit-gemma: part shares: an example failed")
-      done += 1
-    logging.info("lit-gemma: part shares of %d examples ready (%.1f s)",
-                 done, time.monotonic() - begin)
-
-  thread = threading.Thread(target=run, name="lit-gemma-part-shares",
-                            daemon=True)
-  thread.stop = stop
-  thread.start()
-  return thread
+  """Computes every example's part shares in the background (base.start_worker)."""
+  return base.start_worker(model, examples, "part shares", gate, after, stop)

@@ -25,7 +25,6 @@ UI's `NAME_loo_word` group then draws it at once.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 
 from absl import logging
@@ -150,29 +149,5 @@ def start_worker(model: VerdictModel, examples: Sequence[Mapping],
                  gate: gate_lib.Gate = gate_lib.GATE,
                  after: threading.Thread | None = None,
                  stop: threading.Event | None = None) -> threading.Thread:
-  """Computes every example's columns in the background (started): after
-  `after` ends, one example at a time, each a background unit of `gate`
-  (so a click waits for one example at most)."""
-  stop = stop or threading.Event()
-
-  def run():
-    if after is not None:
-      after.join()
-    begin, done = time.monotonic(), 0
-    for example in examples:
-      with gate.background(stop) as running:
-        if not running:
-          return
-        try:
-          model.row(example)
-        except Exception:  # pylint: disable=broad-except
-          logging.exception("lit-gemma: verdict columns: an example failed")
-      done += 1
-    logging.info("lit-gemma: verdict columns of %d examples ready (%.0f s)",
-                 done, time.monotonic() - begin)
-
-  thread = threading.Thread(target=run, name="lit-gemma-verdicts",
-                            daemon=True)
-  thread.stop = stop
-  thread.start()
-  return thread
+  """Computes every example's verdict columns in the background (base.start_worker)."""
+  return base.start_worker(model, examples, "verdict columns", gate, after, stop)

@@ -4,7 +4,6 @@ whose few-shot examples leak into its evaluation rows refused with file
 and line, and a checkpoint made worse on one probe on purpose found first
 among the rows that got worse."""
 
-import io
 import json
 import re
 
@@ -20,10 +19,7 @@ from lit_gemma.models import lm as lm_lib
 EXTERNAL = re.compile(r"https?://|//[a-z]|src=|url\(|@import", re.I)
 
 
-def run(argv, lm=None):
-  out, err = io.StringIO(), io.StringIO()
-  status = main.main(argv, lm=lm, stdout=out, stderr=err)
-  return status, out.getvalue(), err.getvalue()
+run = alignment_data.run_cli
 
 
 @pytest.fixture(scope="module")

@@ -3,19 +3,13 @@
 module with lit-gemma's figures for both checkpoints, and the data table
 shows each row's change, the planted regression marked as worse."""
 
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 import alignment_data
 import browser_ui
-from http_helpers import free_port
-from http_helpers import wait_for_info
-import repo
+from http_helpers import launched
 
 pytestmark = pytest.mark.browser
 CHANGES = ("target_mean_loglik_change", "margin_change", "got_worse")
@@ -27,22 +21,11 @@ def two_checkpoints_url(planted_checkpoints, tmp_path_factory):
   probes = alignment_data.write_jsonl(tmp / "probes.jsonl",
                                       alignment_data.PROBES)
   before, after = planted_checkpoints
-  port, log = free_port(), tmp / "server.log"
-  with open(log, "w") as out:
-    process = subprocess.Popen(
-        [sys.executable, str(repo.LAUNCH),
-         f"--models=before:{before},after:{after}",
-         f"--datasets=probes:{probes}", f"--port={port}",
-         "--max_length=128", "--max_new_tokens=4", "--nowarm_up"],
-        stdout=out, stderr=subprocess.STDOUT,
-        env=dict(os.environ, LIT_GEMMA_CACHE=str(tmp / "cache")))
-  try:
-    url = f"http://127.0.0.1:{port}"
-    wait_for_info(url, process, log, seconds=240)
+  with launched(tmp, [
+      f"--models=before:{before},after:{after}",
+      f"--datasets=probes:{probes}", "--max_length=128",
+      "--max_new_tokens=4", "--nowarm_up"], seconds=240) as url:
     yield url
-  finally:
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=60)
 
 
 def _metrics_rows(page, seconds=240):

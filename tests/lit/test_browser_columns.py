@@ -12,25 +12,18 @@ The hygiene columns are dataset fields, shown at once. A model's columns
 
 import io
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
-from http_helpers import free_port
+from http_helpers import launched
 from http_helpers import ok
 from http_helpers import request
-from http_helpers import wait_for_info
 import browser_ui
 import test_table_columns
 from lit_gemma.lit.columns import part_shares
-import repo
 
 pytestmark = pytest.mark.browser
-LAUNCH = str(repo.LAUNCH)
 HYGIENE = ("duplicate_group", "hygiene_flags", "near_duplicate",
            "eval_overlap", "query_form")
 SCORES = ("target_loglik", "preference_margin", "ranks_preferred")
@@ -43,22 +36,12 @@ def columns_url(tiny_presets, tmp_path_factory):
   pairs.write_text("".join(json.dumps(r) + "\n"
                            for r in test_table_columns.PAIRS))
   (tmp / "capitals.yaml").write_text(test_table_columns.TEMPLATE)
-  port, log = free_port(), tmp / "server.log"
-  with open(log, "w") as out:
-    process = subprocess.Popen(
-        [sys.executable, LAUNCH, f"--models=tiny:{tiny_presets['gemma3']}",
-         f"--datasets=pairs:{pairs},capitals:{tmp / 'capitals.yaml'}",
-         f"--port={port}", "--max_length=256", "--max_new_tokens=4",
-         "--nowarm_up", "--part_columns"],
-        stdout=out, stderr=subprocess.STDOUT,
-        env=dict(os.environ, LIT_GEMMA_CACHE=str(tmp / "cache")))
-  try:
-    url = f"http://127.0.0.1:{port}"
-    wait_for_info(url, process, log, seconds=240)
+  with launched(tmp, [
+      f"--models=tiny:{tiny_presets['gemma3']}",
+      f"--datasets=pairs:{pairs},capitals:{tmp / 'capitals.yaml'}",
+      "--max_length=256", "--max_new_tokens=4", "--nowarm_up",
+      "--part_columns"], seconds=240) as url:
     yield url
-  finally:
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=60)
 
 
 def _wait_for(page, wanted, seconds=240):

@@ -4,17 +4,11 @@ query vectors (the `query_vector` field the hygiene annotator adds), each
 point coloured by its topic, for a tiny model served by `launch.py`."""
 
 import io
-import json
-import os
-import signal
-import subprocess
-import sys
 
 import pytest
 
-from http_helpers import free_port
+from http_helpers import launched
 from http_helpers import ok
-from http_helpers import wait_for_info
 import browser_ui
 import repo
 
@@ -35,23 +29,12 @@ POINTS_JS = """el => ({
 @pytest.fixture(scope="module")
 def map_url(tiny_presets, tmp_path_factory):
   tmp = tmp_path_factory.mktemp("data_map")
-  port, log = free_port(), tmp / "server.log"
-  with open(log, "w") as out:
-    process = subprocess.Popen(
-        [sys.executable, str(repo.LAUNCH),
-         f"--models=tiny:{tiny_presets['gemma3']}",
-         f"--datasets=tuning_sft:{SFT}", f"--port={port}",
-         "--max_length=256", "--max_new_tokens=4", "--nowarm_up",
-         "--near_duplicate_columns", "--default_layout=data_map"],
-        stdout=out, stderr=subprocess.STDOUT,
-        env=dict(os.environ, LIT_GEMMA_CACHE=str(tmp / "cache")))
-  try:
-    url = f"http://127.0.0.1:{port}"
-    wait_for_info(url, process, log, seconds=300)
+  with launched(tmp, [
+      f"--models=tiny:{tiny_presets['gemma3']}",
+      f"--datasets=tuning_sft:{SFT}", "--max_length=256",
+      "--max_new_tokens=4", "--nowarm_up", "--near_duplicate_columns",
+      "--default_layout=data_map"], seconds=300) as url:
     yield url
-  finally:
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=60)
 
 
 def test_projection_of_the_dataset_field_is_served(map_url):

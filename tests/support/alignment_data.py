@@ -1,7 +1,7 @@
-"""Small data files for the alignment-loop tests (evaluate, tune,
-regressions): sets built so that a tiny random Gemma can learn them, a
-template file with eval rows and a dynamic template, and safety-style
-probes."""
+"""Small data files, and a CLI runner, for the alignment-loop tests
+(evaluate, tune, regressions): sets built so that a tiny random Gemma can
+learn them, a template file with eval rows and a dynamic template, and
+safety-style probes."""
 
 from __future__ import annotations
 
@@ -82,3 +82,13 @@ LEAKY = """
     - {q: "The capital of France is", target: " Paris", split: dev}
     - {q: "Water is made of", target: " hydrogen", split: eval}
 """
+
+
+def run_cli(argv, lm=None) -> tuple[int, str, str]:
+  """`lit-gemma ARGV` in this process: (status, stdout, stderr)."""
+  import io  # pylint: disable=g-import-not-at-top
+  from lit_gemma.cli import main  # pylint: disable=g-import-not-at-top
+
+  out, err = io.StringIO(), io.StringIO()
+  status = main.main(argv, lm=lm, stdout=out, stderr=err)
+  return status, out.getvalue(), err.getvalue()

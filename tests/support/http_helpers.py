@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import os
+import pathlib
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -109,3 +113,24 @@ def stop_server(process) -> None:
   except subprocess.TimeoutExpired:
     process.kill()
     process.wait()
+
+
+@contextlib.contextmanager
+def launched(tmp: pathlib.Path, flags, seconds: float = 240):
+  """`launch.py FLAGS` on a free port with its own cache under `tmp`,
+  logging to tmp/server.log; yields its URL once /get_info answers, and
+  stops it afterwards."""
+  import repo  # pylint: disable=g-import-not-at-top
+
+  port, log = free_port(), tmp / "server.log"
+  with open(log, "w") as out:
+    process = subprocess.Popen(
+        [sys.executable, str(repo.LAUNCH), *flags, f"--port={port}"],
+        stdout=out, stderr=subprocess.STDOUT,
+        env=dict(os.environ, LIT_GEMMA_CACHE=str(tmp / "cache")))
+  try:
+    url = f"http://127.0.0.1:{port}"
+    wait_for_info(url, process, log, seconds=seconds)
+    yield url
+  finally:
+    stop_server(process)

@@ -4,7 +4,6 @@ model (logits within 1e-5) and loads as a source, DPO raises the held-out
 preference margin, and contamination is refused in one line (or listed
 as a warning when allowed)."""
 
-import io
 import json
 
 import jax.numpy as jnp
@@ -12,16 +11,12 @@ import numpy as np
 import pytest
 
 import alignment_data
-from lit_gemma.cli import main
 from lit_gemma.models import lm as lm_lib
 
 FAST = ["--epochs", "6", "--learning-rate", "1e-2", "--batch-size", "4"]
 
 
-def run(argv, lm=None):
-  out, err = io.StringIO(), io.StringIO()
-  status = main.main(argv, lm=lm, stdout=out, stderr=err)
-  return status, out.getvalue(), err.getvalue()
+run = alignment_data.run_cli
 
 
 @pytest.fixture(scope="module")

@@ -51,6 +51,7 @@ from lit_gemma.web import body as request_body
 from lit_gemma.web import host_guard
 from lit_gemma.lit import internals
 from lit_gemma.lit import offline_fonts
+from lit_gemma.lit import progress_bar
 from lit_gemma.web import public_info
 from lit_gemma.web import request_checks
 from lit_gemma.web import limits
@@ -272,11 +273,12 @@ class LitGemmaApp(internals.LitAppHooks):
                       refusal[1])
       return short_answer(*refusal)
 
-    served = offline_fonts.answer(
-        environ, lambda status, headers: start_response(
-            status, [*headers, id_header]), self._client_root)
-    if served is not None:
-      return served
+    for client_file in (offline_fonts, progress_bar):
+      served = client_file.answer(
+          environ, lambda status, headers: start_response(
+              status, [*headers, id_header]), self._client_root)
+      if served is not None:
+        return served
 
     answer = []
 

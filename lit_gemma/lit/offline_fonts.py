@@ -54,6 +54,14 @@ def _font_files() -> dict[str, bytes]:
           if p.suffix in _TYPES}
 
 
+def send(environ, start_response, body: bytes, kind: str, cache: str):
+  """A 200 answer of `body` (none for HEAD)."""
+  start_response("200 OK", [
+      ("Content-Type", kind), ("Content-Length", str(len(body))),
+      ("Cache-Control", cache)])
+  return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+
+
 def answer(environ, start_response, client_root: str):
   """The response for the page or a font file; None for any other path."""
   path = environ.get("PATH_INFO", "")
@@ -71,8 +79,6 @@ def answer(environ, start_response, client_root: str):
           ("Content-Length", str(len(body)))])
       return [body]
     kind = _TYPES[os.path.splitext(name)[1]]
-  start_response("200 OK", [
-      ("Content-Type", kind), ("Content-Length", str(len(body))),
-      ("Cache-Control", "no-cache" if kind.startswith("text/html")
-       else "public, max-age=86400")])
-  return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+  return send(environ, start_response, body, kind,
+              "no-cache" if kind.startswith("text/html")
+              else "public, max-age=86400")

@@ -18,11 +18,11 @@ columns. Per method and granularity it prints:
              is better)
   suff       median sufficiency (AOPC, nats; lower is better)
 
-Leave-one-out maps are checked only at their own granularity (their
-deletion test is partly circular: they rank by single removals; read their
-sufficiency). Then seconds per map (the median of `--repeats` fresh texts
+Leave-one-out and fitted-ablation maps are checked only at their own
+granularity (leave-one-out's deletion test is partly circular: it ranks by
+single removals; read its sufficiency). Then seconds per map (the median of `--repeats` fresh texts
 after one call that compiles) for prompts of 128 and 512 tokens with an
-8-token target; a leave-one-out map that needs more than `--most-passes`
+8-token target; an ablation map that needs more than `--most-passes`
 forward passes is timed on that many and scaled (marked ~). Integrated
 gradients' completeness (how far their sum is from the log-likelihood
 difference to the padded prompt) is the median relative gap over the set.
@@ -43,6 +43,7 @@ import numpy as np  # noqa: E402
 from lit_gemma import explain  # noqa: E402
 from lit_gemma import paths  # noqa: E402
 from lit_gemma.explain import ablation  # noqa: E402
+from lit_gemma.explain import ablation_maps  # noqa: E402
 from lit_gemma.explain import api  # noqa: E402
 from lit_gemma.explain import faithfulness  # noqa: E402
 from lit_gemma.explain import gradient_maps  # noqa: E402
@@ -66,7 +67,7 @@ def check_prompt(lm, row, methods, granularities) -> list[dict]:
   """Verdict records of one prompt: one per (method, granularity) tested."""
   token_methods = [m for m in methods if registry.get(m).kind !=
                    registry.ABLATION]
-  loo = [m for m in methods if registry.get(m).kind == registry.ABLATION]
+  loo = [m for m in methods if registry.get(m).kind == registry.ABLATION]  # loo_*, fit_*
   exp = explain.explain(lm, row["prompt"], row["target"],
                         methods=token_methods + loo)
   out = []
@@ -144,15 +145,11 @@ def time_maps(lm, methods, lengths, repeats, most_passes) -> list[dict]:
         ablation.rows_of(lm).clear()  # nothing kept: a fresh map
         if info.kind == registry.ABLATION:
           exp = api.skeleton(lm, item)
-          segments = len(ablation.prompt_segments(exp, info.granularity))
-          if segments > most_passes:  # time the first `most_passes`
-            scale = segments / most_passes
-            spans = ablation.char_spans(
-                exp, ablation.prompt_segments(exp, info.granularity))
-            prompts = [exp.prompt] + [ablation.without(exp.prompt, [s])
-                                      for s in spans[: most_passes - 1]]
+          prompts = list(dict.fromkeys(ablation_maps.prompts(exp, method)))
+          if len(prompts) > most_passes:  # time the first `most_passes`
+            scale = len(prompts) / most_passes
             seconds.append(_timed(lambda: ablation.log_likelihoods(
-                lm, exp, prompts)) * scale)
+                lm, exp, prompts[:most_passes])) * scale)
             continue
         seconds.append(_timed(lambda: explain.explain_many(
             lm, [item], methods=[method])))
@@ -181,7 +178,7 @@ def main() -> None:
   parser.add_argument("--prompts", default=str(PROMPTS))
   parser.add_argument("--methods", nargs="+",
                       default=list(TOKEN_METHODS) + list(
-                          registry.LEAVE_ONE_OUT))
+                          registry.LEAVE_ONE_OUT) + list(registry.FITTED))
   parser.add_argument("--limit", type=int, help="only the first N prompts")
   parser.add_argument("--lengths", default="128,512",
                       help="prompt lengths timed ('' for none)")

@@ -48,8 +48,9 @@ def model_arguments(parser) -> None:
   group.add_argument("--methods", nargs="+", metavar="METHOD",
                      help="salience methods: grad_l2, grad_dot_input "
                      "(the default: both), integrated_gradients, loo_word, "
-                     "loo_sentence, loo_line (leave-one-out); `lit-gemma "
-                     "methods` lists what each costs")
+                     "loo_sentence, loo_line (leave-one-out), fit_word, "
+                     "fit_sentence, fit_line (fitted random ablations); "
+                     "`lit-gemma methods` lists what each costs")
   group.add_argument("--steps", type=int, metavar="N",
                      help="quadrature nodes of integrated_gradients "
                      "(default: 16)")

@@ -26,7 +26,7 @@ from lit_gemma import errors
 from lit_gemma.explain import ablation
 from lit_gemma.explain import faithfulness as faithfulness_lib
 from lit_gemma.explain import gradient_maps
-from lit_gemma.explain import leave_one_out
+from lit_gemma.explain import ablation_maps
 from lit_gemma.explain import registry
 from lit_gemma.explain.explanation import Explanation, ExplainError, Span
 from lit_gemma.explain.explanation import quoted, target_mask
@@ -131,7 +131,7 @@ def explain_many(lm: lm_lib.GemmaLM, items: Sequence[Item], *,
         scores[i][name] = gradient_maps.integrated_gradients(
             lm, exp, steps, max_length, progress)[0]
       elif kind == registry.ABLATION:
-        scores[i][name] = leave_one_out.scores(lm, exp, name, max_length,
+        scores[i][name] = ablation_maps.scores(lm, exp, name, max_length,
                                                progress)
   return [dataclasses.replace(exp, scores={
       n: np.asarray(s[n], np.float32) for n in names})

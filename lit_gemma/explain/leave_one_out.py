@@ -52,16 +52,6 @@ def variants(exp: "explanation_lib.Explanation", method: str
                                    for s in spans]
 
 
-def unscored(lm: "lm_lib.GemmaLM", exp: "explanation_lib.Explanation",
-             method: str) -> int:
-  """How many forward passes `method`'s map of `exp` still needs (0: the
-  rows are kept, the map is a sum)."""
-  _, prompts = variants(exp, method)
-  kept = ablation.rows_of(lm)
-  texts = [exp.target] + ([exp.foil] if exp.foil else [])
-  return sum(kept.get((p, t)) is None for p in set(prompts) for t in texts)
-
-
 def scores(lm: "lm_lib.GemmaLM", exp: "explanation_lib.Explanation",
            method: str, max_length: int | None = None,
            progress: ablation.Progress | None = None) -> np.ndarray:

@@ -8,7 +8,10 @@ UI's model groups, the CLI and explain() ask (as Inseq's is).
 - leave-one-out ablation, forward passes only (leave_one_out.py), one
   method per granularity: `loo_word`, `loo_sentence`, `loo_line`. A
   segment's drop in the target's log-likelihood is spread evenly over its
-  tokens, so the UI's sum at that granularity is the drop itself.
+  tokens, so the UI's sum at that granularity is the drop itself;
+- fitted ablations, forward passes only (ablation_fit.py), one method per
+  granularity: `fit_word`, `fit_sentence`, `fit_line`: a linear model of
+  the target's log-likelihood over random removals and single ones.
 
 Every method is defined with a foil too (contrastive maps, api.py): it then
 explains log p(target span) - log p(foil) over the prompt's tokens.
@@ -44,9 +47,29 @@ LEAVE_ONE_OUT: dict[str, Method] = {
     for g in LOO_GRANULARITIES
 }
 
+FIT_PREFIX = "fit_"
+FIT_SAMPLES = 32  # random removals fitted (ablation_fit.py), besides singles
+
+
+def fit_name(granularity: str) -> str:
+  return f"{FIT_PREFIX}{granularity}"
+
+
+FITTED: dict[str, Method] = {
+    fit_name(g): Method(
+        fit_name(g), None, signed=True, kind=ABLATION, granularity=g,
+        cost=f"up to {FIT_SAMPLES} + 1 forward passes per {g} of the prompt "
+        f"(at most one per distinct set of {g}s removed; every target token "
+        "scored once, so another span of the same text is a sum)",
+        description=f"weight of each {g} in a linear fit of the target's "
+        f"log-likelihood over {FIT_SAMPLES} random halves of the prompt's "
+        f"{g}s removed and each removed alone (as ContextCite)")
+    for g in LOO_GRANULARITIES
+}
+
 METHODS: dict[str, Method] = (salience_methods.METHODS
                               | salience_methods.PATH_METHODS
-                              | LEAVE_ONE_OUT)
+                              | LEAVE_ONE_OUT | FITTED)
 # The map shown first (the UI's first method button, the CLI's and
 # explain()'s default) and the methods computed unless others are asked for.
 DEFAULT_METHOD = salience_methods.DEFAULT_METHOD

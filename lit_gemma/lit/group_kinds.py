@@ -48,6 +48,12 @@ KINDS: dict[str, GroupKind] = {k.suffix: k for k in (
     GroupKind("loo_word", ("loo_word",), background=True,
               description="leave-one-out by word (one forward pass a word;"
               " computed in the background)"),
+    GroupKind("fit", ("fit_sentence", "fit_line"), background=True,
+              description="fitted ablations (as ContextCite): each "
+              "sentence's (line's) weight in a linear fit of the target's "
+              "log-likelihood over 32 random removals and single ones; the "
+              "map that passes the deletion test most often; view each at "
+              "its own granularity"),
     GroupKind("ig", ("integrated_gradients",), background=True,
               description="integrated gradients from pad-token rows (16 "
               "forward + backward passes a span; computed in the "

@@ -32,7 +32,7 @@ from lit_nlp.api import types as lit_types
 from lit_gemma import errors
 from lit_gemma import explain as explain_lib
 from lit_gemma import fields
-from lit_gemma.explain import leave_one_out
+from lit_gemma.explain import ablation_maps
 from lit_gemma.explain import registry
 from lit_gemma.lit import group_kinds
 from lit_gemma.lit import jobs as jobs_lib
@@ -85,11 +85,11 @@ class MethodSalienceModel(model_groups.GroupMember):
         progress=None if job is None else job.progress)[0]
 
   def _cheap(self, item: explain_lib.Item) -> bool:
-    """Whether every map is a sum of kept leave-one-out rows."""
+    """Whether every map is a sum of kept ablation rows."""
     if any(registry.get(m).kind != registry.ABLATION for m in self.methods):
       return False
     exp = explain_lib.api.skeleton(self.lm, item, self.settings.max_length)
-    return not any(leave_one_out.unscored(self.lm, exp, m)
+    return not any(ablation_maps.unscored(self.lm, exp, m)
                    for m in self.methods)
 
   def explanation(self, example) -> explain_lib.Explanation:

@@ -39,9 +39,10 @@ _SPLASH_DOC = """
 
 Gradient maps are fast but not always faithful: tick `NAME_verdicts`'s
 columns in the data table to see whether a map beats random deletions.
-For a faithful map, also select `NAME_loo` (leave-one-out by sentence and
-line) in the model picker; `NAME_loo_word` and `NAME_ig` (integrated
-gradients) are computed in the background. With a `foil` field,
+For the most faithful map, also select `NAME_fit` (fitted ablations by
+sentence and line: they pass the deletion test most often) in the model
+picker; `NAME_loo` (leave-one-out), `NAME_loo_word` and `NAME_ig`
+(integrated gradients) are computed in the background too. With a `foil` field,
 `NAME_contrast` explains why the target rather than the foil.
 """
 

@@ -1,0 +1,45 @@
+"""Maps made of forward passes over ablated prompts, by method name:
+leave-one-out (leave_one_out.py) and fitted ablations (ablation_fit.py).
+What api.py computes and the UI's method groups ask (is a map already a
+sum of kept rows?) go through here."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lit_gemma.explain import ablation
+from lit_gemma.explain import ablation_fit
+from lit_gemma.explain import leave_one_out
+from lit_gemma.explain import registry
+
+if TYPE_CHECKING:
+  from lit_gemma.explain import explanation as explanation_lib
+  from lit_gemma.models import lm as lm_lib
+
+
+def _module(method: str):
+  return ablation_fit if method in registry.FITTED else leave_one_out
+
+
+def prompts(exp: "explanation_lib.Explanation", method: str) -> list[str]:
+  """Every prompt `method`'s map of `exp` scores (the whole one first)."""
+  return _module(method).variants(exp, method)[-1]
+
+
+def unscored(lm: "lm_lib.GemmaLM", exp: "explanation_lib.Explanation",
+             method: str) -> int:
+  """How many forward passes `method`'s map of `exp` still needs (0: the
+  rows are kept, the map is a sum)."""
+  kept = ablation.rows_of(lm)
+  texts = [exp.target] + ([exp.foil] if exp.foil else [])
+  return sum(kept.get((p, t)) is None for p in set(prompts(exp, method))
+             for t in texts)
+
+
+def scores(lm: "lm_lib.GemmaLM", exp: "explanation_lib.Explanation",
+           method: str, max_length: int | None = None,
+           progress: ablation.Progress | None = None) -> np.ndarray:
+  """`method`'s per-token map of `exp` (its target span, its foil)."""
+  return _module(method).scores(lm, exp, method, max_length, progress)

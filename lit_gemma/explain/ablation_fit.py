@@ -6,7 +6,8 @@ Leave-one-out removes one segment at a time, so it cannot see segments
 that stand in for each other (two copies of the answer, an instruction
 said twice): removing either alone changes little. Here `SAMPLES` seeded
 random subsets of the prompt's segments are removed together (each
-segment with probability 1/2), besides each one alone, and the explained
+segment with probability 1/2), besides each one alone (with at most 5
+segments, every subset instead: an exact fit), and the explained
 target's log-likelihood (the contrast's, with a foil) after each is fitted
 by least squares (a small ridge) as
 
@@ -40,17 +41,26 @@ RIDGE = 1e-3
 
 def removal_masks(segments: int, samples: int = SAMPLES,
                   seed: int = SEED) -> np.ndarray:
-  """(samples + segments, segments) booleans, True where a segment is
-  removed: `samples` seeded random halves, then each segment alone. A
-  draw that removes nothing or everything is drawn again (it says nothing
-  about one segment against the others)."""
+  """(masks, segments) booleans, True where a segment is removed.
+
+  With few segments, every subset that removes some but not all of them
+  (at most samples + segments of them: an exact fit, no seed); else
+  `samples` seeded random halves, then each segment alone. A draw that
+  removes nothing or everything is drawn again (it says nothing about one
+  segment against the others)."""
+  if segments < 2:
+    return np.zeros((0, segments), bool)
+  if 2 ** segments - 2 <= samples + segments:
+    every = (np.arange(1, 2 ** segments - 1)[:, None]
+             >> np.arange(segments)) & 1
+    return every.astype(bool).reshape(-1, segments)
   rng = np.random.default_rng(seed)
   drawn = []
   while len(drawn) < samples:
     mask = rng.random(segments) < 0.5
-    if 0 < mask.sum() < segments or segments < 2:
+    if 0 < mask.sum() < segments:
       drawn.append(mask)
-  return np.concatenate([np.asarray(drawn, bool).reshape(-1, segments),
+  return np.concatenate([np.asarray(drawn, bool),
                          np.eye(segments, dtype=bool)])
 
 

@@ -48,6 +48,12 @@ def test_masks_are_seeded_halves_then_each_segment_alone():
   np.testing.assert_array_equal(masks, ablation_fit.removal_masks(6))
 
 
+def test_few_segments_have_every_subset_but_none_and_all():
+  masks = ablation_fit.removal_masks(4)
+  assert len(masks) == 14 and len({tuple(m) for m in masks}) == 14
+  assert all(0 < m.sum() < 4 for m in masks)
+
+
 def test_an_additive_target_is_fitted_exactly():
   masks = ablation_fit.removal_masks(5)
   weights = np.array([2.0, -1.0, 0.5, 0.0, 3.0])
@@ -90,4 +96,8 @@ def test_another_span_of_the_text_is_a_sum_of_kept_rows(lm):
   other = explain.api.skeleton(lm, explain.Item(PROMPT, TARGET, span=" Rome"))
   assert ablation_maps.unscored(lm, exp, "fit_word") == 0
   assert ablation_maps.unscored(lm, other, "fit_word") == 0
-  assert ablation_maps.unscored(lm, other, "fit_line") > 0
+  unseen = explain.api.skeleton(lm, explain.Item(
+      "Water is made of oxygen. The capital of Italy is", TARGET))
+  # (variants that spell one of the first text's are shared rows)
+  assert 0 < ablation_maps.unscored(lm, unseen, "fit_word") <= len(
+      ablation_fit.removal_masks(10)) + 1

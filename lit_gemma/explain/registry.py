@@ -37,15 +37,20 @@ def loo_name(granularity: str) -> str:
   return f"{LOO_PREFIX}{granularity}"
 
 
-LEAVE_ONE_OUT: dict[str, Method] = {
-    loo_name(g): Method(
-        loo_name(g), None, signed=True, kind=ABLATION, granularity=g,
-        cost=f"1 forward pass per {g} of the prompt (every target token "
-        "scored once, so another span of the same text is a sum)",
-        description=f"drop of the target's log-likelihood when each {g} "
-        "is removed, spread over its tokens")
-    for g in LOO_GRANULARITIES
-}
+def _per_granularity(name, cost, description) -> dict[str, Method]:
+  """One ablation method for each granularity `g`: name(g), cost(g) ..."""
+  return {name(g): Method(name(g), None, signed=True, kind=ABLATION,
+                          granularity=g, cost=cost(g),
+                          description=description(g))
+          for g in LOO_GRANULARITIES}
+
+
+LEAVE_ONE_OUT: dict[str, Method] = _per_granularity(
+    loo_name,
+    lambda g: f"1 forward pass per {g} of the prompt (every target token "
+    "scored once, so another span of the same text is a sum)",
+    lambda g: f"drop of the target's log-likelihood when each {g} is "
+    "removed, spread over its tokens")
 
 FIT_PREFIX = "fit_"
 FIT_SAMPLES = 32  # random removals fitted (ablation_fit.py), besides singles
@@ -55,17 +60,14 @@ def fit_name(granularity: str) -> str:
   return f"{FIT_PREFIX}{granularity}"
 
 
-FITTED: dict[str, Method] = {
-    fit_name(g): Method(
-        fit_name(g), None, signed=True, kind=ABLATION, granularity=g,
-        cost=f"up to {FIT_SAMPLES} + 1 forward passes per {g} of the prompt "
-        f"(at most one per distinct set of {g}s removed; every target token "
-        "scored once, so another span of the same text is a sum)",
-        description=f"weight of each {g} in a linear fit of the target's "
-        f"log-likelihood over {FIT_SAMPLES} random halves of the prompt's "
-        f"{g}s removed and each removed alone (as ContextCite)")
-    for g in LOO_GRANULARITIES
-}
+FITTED: dict[str, Method] = _per_granularity(
+    fit_name,
+    lambda g: f"1 + {FIT_SAMPLES} forward passes + 1 per {g} of the prompt "
+    f"(fewer with at most 5 {g}s: one per distinct set removed; every "
+    "target token scored once, so another span of the same text is a sum)",
+    lambda g: f"weight of each {g} in a linear fit of the target's "
+    f"log-likelihood over {FIT_SAMPLES} random halves of the prompt's {g}s "
+    "removed and each removed alone (as ContextCite)")
 
 METHODS: dict[str, Method] = (salience_methods.METHODS
                               | salience_methods.PATH_METHODS

@@ -23,15 +23,6 @@ from lit_gemma.explain import gradient_maps
 PROMPT, TARGET, FOIL = "Step by", " 19", " 12"
 
 
-@pytest.fixture(scope="module")
-def lm(tmp_path_factory):
-  import tiny_models  # pylint: disable=g-import-not-at-top
-  from lit_gemma.models import lm as lm_lib  # pylint: disable=g-import-not-at-top
-
-  folder = tiny_models.save_preset("gemma3",
-                                   tmp_path_factory.mktemp("g3") / "g3")
-  return lm_lib.GemmaLM.load(str(folder), max_batch=4)
-
 
 def _backbone_contrast_gradient(lm):
   """d[L(target) - L(foil)]/dE for the prompt's rows, through keras-hub's

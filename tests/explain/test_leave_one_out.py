@@ -16,15 +16,6 @@ PROMPT = "Water is made of hydrogen. The capital of France is"
 TARGET = " Paris and Rome."
 
 
-@pytest.fixture(scope="module")
-def lm(tmp_path_factory):
-  import tiny_models  # pylint: disable=g-import-not-at-top
-  from lit_gemma.models import lm as lm_lib  # pylint: disable=g-import-not-at-top
-
-  folder = tiny_models.save_preset("gemma3",
-                                   tmp_path_factory.mktemp("g3") / "g3")
-  return lm_lib.GemmaLM.load(str(folder), max_batch=4)
-
 
 def _loglik(lm, prompt: str, continuation: str, span=None) -> float:
   """log p(continuation's tokens [span] | prompt), one full forward pass

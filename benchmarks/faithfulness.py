@@ -20,10 +20,11 @@ columns. Per method and granularity it prints:
 
 Leave-one-out and fitted-ablation maps are checked only at their own
 granularity (leave-one-out's deletion test is partly circular: it ranks by
-single removals; read its sufficiency). Then seconds per map (the median of `--repeats` fresh texts
-after one call that compiles) for prompts of 128 and 512 tokens with an
-8-token target; an ablation map that needs more than `--most-passes`
-forward passes is timed on that many and scaled (marked ~). Integrated
+single removals; read its sufficiency). Then seconds per map (the median of
+`--repeats` fresh texts after one call that compiles) for prompts of 128
+and 512 tokens with an 8-token target; an ablation map that needs more
+than `--most-passes` forward passes is timed on that many and scaled
+(marked ~). Integrated
 gradients' completeness (how far their sum is from the log-likelihood
 difference to the padded prompt) is the median relative gap over the set.
 """
@@ -67,13 +68,16 @@ def check_prompt(lm, row, methods, granularities) -> list[dict]:
   """Verdict records of one prompt: one per (method, granularity) tested."""
   token_methods = [m for m in methods if registry.get(m).kind !=
                    registry.ABLATION]
-  loo = [m for m in methods if registry.get(m).kind == registry.ABLATION]  # loo_*, fit_*
+  ablations = [m for m in methods  # loo_*, fit_*: one granularity each
+               if registry.get(m).kind == registry.ABLATION]
   exp = explain.explain(lm, row["prompt"], row["target"],
-                        methods=token_methods + loo)
+                        methods=token_methods + ablations)
   out = []
   for granularity in granularities:
-    checked = token_methods + [m for m in loo if
+    checked = token_methods + [m for m in ablations if
                                registry.get(m).granularity == granularity]
+    if not checked:  # (check() would take every method of `exp`)
+      continue
     try:
       verdicts = faithfulness.check(lm, exp, granularity, methods=checked)
     except faithfulness.FaithfulnessError:

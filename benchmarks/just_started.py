@@ -28,37 +28,38 @@ import server as bench  # noqa: E402  pylint: disable=wrong-import-position
 import user_path  # noqa: E402  pylint: disable=wrong-import-position
 from lit_gemma.lit import datasets as datasets_lib  # noqa: E402  pylint: disable=wrong-import-position
 
+# The user-path benchmark's own steps, so both measure alike.
+# pylint: disable=protected-access
+free_port, longest_example = bench._free_port, bench._longest_example
+wait_for_url, warm_128 = user_path._wait_for_url, user_path._warm_128
+http_clicks, bundled_texts = user_path._http_clicks, user_path._examples
+# pylint: enable=protected-access
+
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--clicks", type=int, default=40)
   args = parser.parse_args()
-  port = bench._free_port()  # pylint: disable=protected-access
   log = pathlib.Path(tempfile.mkdtemp(prefix="lit-gemma-started-")) / "log"
+  start = time.monotonic()
   with open(log, "w") as out:
     process = subprocess.Popen(
-        [sys.executable, "launch.py", f"--port={port}"], cwd=ROOT,
+        [sys.executable, "launch.py", f"--port={free_port()}"], cwd=ROOT,
         stdout=out, stderr=subprocess.STDOUT)
   try:
-    start = time.monotonic()
-    while "serving http" not in log.read_text("utf-8", "replace"):
-      if process.poll() is not None:
-        sys.exit(f"the server exited:\n{log.read_text()[-3000:]}")
-      time.sleep(0.2)
-    url = f"http://127.0.0.1:{port}"
-    print(f"URL after {time.monotonic() - start:.1f} s; load "
-          f"{os.getloadavg()[0]:.1f}", flush=True)
-    text = dict(bench._longest_example(  # pylint: disable=protected-access
-        url, "summarization", bench.MAX_EXAMPLE_TOKENS),
+    url, to_url = wait_for_url(log, process, start)
+    print(f"URL after {to_url:.1f} s; load {os.getloadavg()[0]:.1f}",
+          flush=True)
+    text = dict(longest_example(url, "summarization",
+                                bench.MAX_EXAMPLE_TOKENS),
                 dataset="summarization")
-    print(f"just started: {user_path._warm_128(url, text, 'a')}", flush=True)  # pylint: disable=protected-access
-    print(f"again: {user_path._warm_128(url, text, 'b')}", flush=True)  # pylint: disable=protected-access
-    seconds = user_path._http_clicks(  # pylint: disable=protected-access
-        url, user_path._examples(list(datasets_lib.DEFAULT_DATASETS)),  # pylint: disable=protected-access
-        args.clicks)
+    print(f"just started: {warm_128(url, text, 'a')}", flush=True)
+    print(f"again: {warm_128(url, text, 'b')}", flush=True)
+    seconds = http_clicks(
+        url, bundled_texts(list(datasets_lib.DEFAULT_DATASETS)), args.clicks)
     print(f"{args.clicks} clicks on different texts: median "
           f"{statistics.median(seconds):.2f} s", flush=True)
-    print(f"long-running: {user_path._warm_128(url, text, 'c')}; load "  # pylint: disable=protected-access
+    print(f"long-running: {warm_128(url, text, 'c')}; load "
           f"{os.getloadavg()[0]:.1f}", flush=True)
   finally:
     process.terminate()

@@ -50,12 +50,13 @@ def _transform(stop_body: str) -> str | None:
           f"scaleX({max(width, 0.0) / 100:g});")
 
 
-def _rewrite_keyframes(match: re.Match) -> str:
+def _moved(match: re.Match) -> str | None:
+  """A bar's keyframes block in `transform`; None if a stop is not a bar's."""
   stops = []
   for percent, body in _STOP.findall(match.group(2)):
     moved = _transform(body)
     if moved is None:
-      return match.group(0)
+      return None
     stops.append(f"\n  {percent} {{ {moved} }}")
   return match.group(1) + "".join(stops) + match.group(3)
 
@@ -63,7 +64,15 @@ def _rewrite_keyframes(match: re.Match) -> str:
 def rewrite(script: str) -> tuple[str, int]:
   """(`script` with its bars' keyframes in `transform`, how many keyframe
   blocks were rewritten)."""
-  script, blocks = _KEYFRAMES.subn(_rewrite_keyframes, script)
+  blocks = 0
+
+  def replace(match: re.Match) -> str:
+    nonlocal blocks
+    moved = _moved(match)
+    blocks += moved is not None
+    return match.group(0) if moved is None else moved
+
+  script = _KEYFRAMES.sub(replace, script)
   script = _ANIMATION.sub(
       lambda m: "transform-origin: left; margin-left: 0; margin-right: 0; "
       f"animation: running-progress {m.group(1)} steps({STEPS})", script)

@@ -128,5 +128,6 @@ def start_worker(model: PartShareModel, examples: Sequence[Mapping],
                  gate: gate_lib.Gate = gate_lib.GATE,
                  after: threading.Thread | None = None,
                  stop: threading.Event | None = None) -> threading.Thread:
-  """Computes every example's part shares in the background (base.start_worker)."""
+  """Computes every example's part shares in the background
+  (base.start_worker)."""
   return base.start_worker(model, examples, "part shares", gate, after, stop)

@@ -149,5 +149,7 @@ def start_worker(model: VerdictModel, examples: Sequence[Mapping],
                  gate: gate_lib.Gate = gate_lib.GATE,
                  after: threading.Thread | None = None,
                  stop: threading.Event | None = None) -> threading.Thread:
-  """Computes every example's verdict columns in the background (base.start_worker)."""
-  return base.start_worker(model, examples, "verdict columns", gate, after, stop)
+  """Computes every example's verdict columns in the background
+  (base.start_worker)."""
+  return base.start_worker(model, examples, "verdict columns", gate, after,
+                           stop)

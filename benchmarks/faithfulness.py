@@ -18,13 +18,14 @@ columns. Per method and granularity it prints:
              is better)
   suff       median sufficiency (AOPC, nats; lower is better)
 
-Leave-one-out and fitted-ablation maps are checked only at their own
-granularity (leave-one-out's deletion test is partly circular: it ranks by
-single removals; read its sufficiency). Then seconds per map (the median of
-`--repeats` fresh texts after one call that compiles) for prompts of 128
-and 512 tokens with an 8-token target; an ablation map that needs more
-than `--most-passes` forward passes is timed on that many and scaled
-(marked ~). Integrated
+Ablation maps (leave-one-out, fitted, greedy deletion) are checked only at
+their own granularity (the deletion tests of leave-one-out and greedy
+deletion are partly circular: they rank by removals of the prompt; read
+their sufficiency). Then seconds per map (the median of `--repeats` fresh
+texts after one call that compiles) for prompts of 128 and 512 tokens with
+an 8-token target; an ablation map that needs more than `--most-passes`
+forward passes is timed on that many (greedy deletion: of its first step)
+and scaled (marked ~). Integrated
 gradients' completeness (how far their sum is from the log-likelihood
 difference to the padded prompt) is the median relative gap over the set.
 """
@@ -41,6 +42,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from lit_gemma import errors  # noqa: E402
 from lit_gemma import explain  # noqa: E402
 from lit_gemma import paths  # noqa: E402
 from lit_gemma.explain import ablation  # noqa: E402
@@ -68,7 +70,7 @@ def check_prompt(lm, row, methods, granularities) -> list[dict]:
   """Verdict records of one prompt: one per (method, granularity) tested."""
   token_methods = [m for m in methods if registry.get(m).kind !=
                    registry.ABLATION]
-  ablations = [m for m in methods  # loo_*, fit_*: one granularity each
+  ablations = [m for m in methods  # loo_*, fit_*, greedy_*: one each
                if registry.get(m).kind == registry.ABLATION]
   exp = explain.explain(lm, row["prompt"], row["target"],
                         methods=token_methods + ablations)
@@ -142,26 +144,35 @@ def time_maps(lm, methods, lengths, repeats, most_passes) -> list[dict]:
                                 lm.decode(ids[cut:end])))
     row = {"tokens": length}
     for method in methods:
-      info = registry.get(method)
-      seconds, scale = [], 1.0
-      for n, item in enumerate(items):
-        lm.engine.forget()
-        ablation.rows_of(lm).clear()  # nothing kept: a fresh map
-        if info.kind == registry.ABLATION:
-          exp = api.skeleton(lm, item)
-          prompts = list(dict.fromkeys(ablation_maps.prompts(exp, method)))
-          if len(prompts) > most_passes:  # time the first `most_passes`
-            scale = len(prompts) / most_passes
-            seconds.append(_timed(lambda: ablation.log_likelihoods(
-                lm, exp, prompts[:most_passes])) * scale)
-            continue
-        seconds.append(_timed(lambda: explain.explain_many(
-            lm, [item], methods=[method])))
-      warm = statistics.median(seconds[1:]) if len(seconds) > 1 else (
-          seconds[0])
-      row[method] = f"{'~' if scale > 1 else ''}{warm:.2f}"
+      try:
+        row[method] = _seconds_per_map(lm, method, items, most_passes)
+      except errors.UserError:  # greedy deletion past its most segments
+        row[method] = "refused"
     rows.append(row)
   return rows
+
+
+def _seconds_per_map(lm, method, items, most_passes) -> str:
+  """The median seconds of `method`'s map of each item but the first (which
+  compiles); `~` where scaled from the first `most_passes` passes."""
+  seconds, scale = [], 1.0
+  for item in items:
+    lm.engine.forget()
+    ablation.rows_of(lm).clear()  # nothing kept: a fresh map
+    if registry.get(method).kind == registry.ABLATION:
+      exp = api.skeleton(lm, item)
+      prompts = list(dict.fromkeys(ablation_maps.prompts(exp, method)))
+      total = ablation_maps.passes(exp, method)
+      if total > most_passes:  # time the first passes, then scale
+        timed = prompts[:most_passes]
+        scale = total / len(timed)
+        seconds.append(_timed(lambda: ablation.log_likelihoods(
+            lm, exp, timed)) * scale)
+        continue
+    seconds.append(_timed(lambda: explain.explain_many(
+        lm, [item], methods=[method])))
+  warm = statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
+  return f"{'~' if scale > 1 else ''}{warm:.2f}"
 
 
 def print_table(rows) -> None:
@@ -182,7 +193,8 @@ def main() -> None:
   parser.add_argument("--prompts", default=str(PROMPTS))
   parser.add_argument("--methods", nargs="+",
                       default=list(TOKEN_METHODS) + list(
-                          registry.LEAVE_ONE_OUT) + list(registry.FITTED))
+                          registry.LEAVE_ONE_OUT) + list(registry.FITTED) +
+                      list(registry.GREEDY))
   parser.add_argument("--limit", type=int, help="only the first N prompts")
   parser.add_argument("--lengths", default="128,512",
                       help="prompt lengths timed ('' for none)")

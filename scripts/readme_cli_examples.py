@@ -41,7 +41,7 @@ FILES = {
 COMMANDS = [
     ["explain", "--prompt", "Water is made of", "--target",
      " hydrogen and oxygen.", "--span-text", "oxygen", "--methods",
-     "grad_l2", "loo_word", "--check"],
+     "grad_l2", "greedy_word", "--check"],
     ["explain", "--prompt", "The capital of France is", "--target",
      " Paris.", "--foil", " Rome.", "--methods", "loo_word"],
     ["batch", "--dataset", "prompts.jsonl", "--out", "results.jsonl"],

@@ -49,7 +49,9 @@ def model_arguments(parser) -> None:
                      help="salience methods: grad_l2, grad_dot_input "
                      "(the default: both), integrated_gradients, loo_word, "
                      "loo_sentence, loo_line (leave-one-out), fit_word, "
-                     "fit_sentence, fit_line (fitted random ablations); "
+                     "fit_sentence, fit_line (fitted random ablations), "
+                     "greedy_word, greedy_sentence, greedy_line (greedy "
+                     "deletion); "
                      "`lit-gemma methods` lists what each costs")
   group.add_argument("--steps", type=int, metavar="N",
                      help="quadrature nodes of integrated_gradients "

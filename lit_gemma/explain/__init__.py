@@ -13,7 +13,9 @@ and whether each map is faithful (the deletion test).
 The public names below are the package's API; its modules are:
 explanation.py (the value), api.py (computing it), registry.py (every
 method and what it costs), gradient_maps.py (contrastive gradient maps,
-integrated gradients), leave_one_out.py, segments.py (grouping tokens as
+integrated gradients), leave_one_out.py, ablation_fit.py and
+ablation_greedy.py (maps made of forward passes, one dispatcher:
+ablation_maps.py), segments.py (grouping tokens as
 the UI does), render.py and report.py (colours, HTML, text), ablation.py,
 faithfulness.py and verdicts.py (is the map faithful?).
 """

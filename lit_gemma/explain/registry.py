@@ -11,7 +11,10 @@ UI's model groups, the CLI and explain() ask (as Inseq's is).
   tokens, so the UI's sum at that granularity is the drop itself;
 - fitted ablations, forward passes only (ablation_fit.py), one method per
   granularity: `fit_word`, `fit_sentence`, `fit_line`: a linear model of
-  the target's log-likelihood over random removals and single ones.
+  the target's log-likelihood over random removals and single ones;
+- greedy deletion, forward passes only (ablation_greedy.py), one method
+  per granularity: `greedy_word`, `greedy_sentence`, `greedy_line`: the
+  segments in the order that removing them hurts the target most.
 
 Every method is defined with a foil too (contrastive maps, api.py): it then
 explains log p(target span) - log p(foil) over the prompt's tokens.
@@ -69,9 +72,29 @@ FITTED: dict[str, Method] = _per_granularity(
     f"log-likelihood over {FIT_SAMPLES} random halves of the prompt's {g}s "
     "removed and each removed alone (as ContextCite)")
 
+GREEDY_PREFIX = "greedy_"
+# 48 segments: 1177 forward passes, ~4 min at 512 tokens on 2 cores.
+GREEDY_MAX_SEGMENTS = 48
+
+
+def greedy_name(granularity: str) -> str:
+  return f"{GREEDY_PREFIX}{granularity}"
+
+
+GREEDY: dict[str, Method] = _per_granularity(
+    greedy_name,
+    lambda g: f"n(n+1)/2 + 1 forward passes for n {g}s, at most "
+    f"{GREEDY_MAX_SEGMENTS} (one "
+    "batch per step; another span of the same text scores new variants "
+    "only where its path turns elsewhere)",
+    lambda g: f"greedy deletion: each {g}'s drop in the target's "
+    f"log-likelihood when it is removed, the {g} whose removal hurts most "
+    "first, then with those removed (pooled to fall in that order; they "
+    "add up to the whole prompt's effect)")
+
 METHODS: dict[str, Method] = (salience_methods.METHODS
                               | salience_methods.PATH_METHODS
-                              | LEAVE_ONE_OUT | FITTED)
+                              | LEAVE_ONE_OUT | FITTED | GREEDY)
 # The map shown first (the UI's first method button, the CLI's and
 # explain()'s default) and the methods computed unless others are asked for.
 DEFAULT_METHOD = salience_methods.DEFAULT_METHOD

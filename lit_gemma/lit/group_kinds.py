@@ -52,8 +52,12 @@ KINDS: dict[str, GroupKind] = {k.suffix: k for k in (
               description="fitted ablations (as ContextCite): each "
               "sentence's (line's) weight in a linear fit of the target's "
               "log-likelihood over 32 random removals and single ones; the "
-              "map that passes the deletion test most often; view each at "
-              "its own granularity"),
+              "best sufficiency; view each at its own granularity"),
+    GroupKind("greedy", ("greedy_sentence", "greedy_line"), background=True,
+              description="greedy deletion: the sentences (lines) in the "
+              "order that removing them, together with those before, hurts "
+              "the target most; the map that passes the deletion test most "
+              "often; view each at its own granularity"),
     GroupKind("ig", ("integrated_gradients",), background=True,
               description="integrated gradients from pad-token rows (16 "
               "forward + backward passes a span; computed in the "

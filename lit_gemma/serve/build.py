@@ -39,11 +39,13 @@ _SPLASH_DOC = """
 
 Gradient maps are fast but not always faithful: tick `NAME_verdicts`'s
 columns in the data table to see whether a map beats random deletions.
-For the most faithful map, also select `NAME_fit` (fitted ablations by
-sentence and line: they pass the deletion test most often) in the model
-picker; `NAME_loo` (leave-one-out), `NAME_loo_word` and `NAME_ig`
-(integrated gradients) are computed in the background too. With a `foil` field,
-`NAME_contrast` explains why the target rather than the foil.
+For a faithful map, also select in the model picker `NAME_greedy` (the
+sentences or lines whose removal together breaks the answer: the map that
+passes the deletion test most often) or `NAME_fit` (each one's weight over
+random removals: the best sufficiency); `NAME_loo` (leave-one-out),
+`NAME_loo_word` and `NAME_ig` (integrated gradients) are computed in the
+background too. With a `foil` field, `NAME_contrast` explains why the
+target rather than the foil.
 """
 
 

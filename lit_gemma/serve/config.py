@@ -246,7 +246,8 @@ class ServerConfig:
       from_flag=lambda v: () if v is None else v,
       help="Model groups served beside each model for faithful and "
       "contrastive maps: NAME_contrast, NAME_loo, NAME_loo_contrast, "
-      "NAME_loo_word, NAME_fit, NAME_ig (default: all; 'none' for none).")
+      "NAME_loo_word, NAME_fit, NAME_greedy, NAME_ig (default: all; 'none' "
+      "for none).")
   verdict_columns: bool = setting(
       False, flag="bool",
       help="Compute every datapoint's verdict columns (model NAME_verdicts: "

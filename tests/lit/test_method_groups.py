@@ -63,7 +63,8 @@ def test_groups_answer_what_explain_computes(live, tiny_lm):
            "tiny_contrast": ({"foil": row["foil"]},
                              ["grad_l2", "grad_dot_input"]),
            "tiny_loo_contrast": ({"foil": row["foil"]},
-                                 ["loo_sentence", "loo_line"])}
+                                 ["loo_sentence", "loo_line"]),
+           "tiny_greedy": ({}, ["greedy_sentence", "greedy_line"])}
   for group, (foil, methods) in cases.items():
     status, text = _salience(live, group, {**row, "foil": "", **foil}, mask)
     assert status == 200, text

@@ -42,7 +42,8 @@ from lit_gemma.models import gate as gate_lib
 CHECKS = (("grad_l2", "word"), ("grad_dot_input", "word"),
           ("integrated_gradients", "word"), ("loo_word", "word"),
           ("grad_l2", "sentence"), ("grad_dot_input", "sentence"),
-          ("loo_sentence", "sentence"))
+          ("loo_sentence", "sentence"), ("fit_sentence", "sentence"),
+          ("greedy_sentence", "sentence"))
 METRICS = ("vs_random", "gain", "comprehensiveness", "sufficiency",
            "spearman")
 EMPTY = float("nan")  # a check that cannot run: null, an empty cell

@@ -32,39 +32,27 @@ from lit_gemma.salience import methods as salience_methods
 Method = salience_methods.Method
 GRADIENT, PATH, ABLATION = (salience_methods.GRADIENT, salience_methods.PATH,
                             salience_methods.ABLATION)
-LOO_PREFIX = "loo_"
 LOO_GRANULARITIES = ("word", "sentence", "line")
 
 
-def loo_name(granularity: str) -> str:
-  return f"{LOO_PREFIX}{granularity}"
-
-
-def _per_granularity(name, cost, description) -> dict[str, Method]:
-  """One ablation method for each granularity `g`: name(g), cost(g) ..."""
-  return {name(g): Method(name(g), None, signed=True, kind=ABLATION,
-                          granularity=g, cost=cost(g),
-                          description=description(g))
+def _per_granularity(prefix, cost, description) -> dict[str, Method]:
+  """One ablation method for each granularity `g`: prefix + g, cost(g) ..."""
+  return {prefix + g: Method(prefix + g, None, signed=True, kind=ABLATION,
+                             granularity=g, cost=cost(g),
+                             description=description(g))
           for g in LOO_GRANULARITIES}
 
 
 LEAVE_ONE_OUT: dict[str, Method] = _per_granularity(
-    loo_name,
+    "loo_",
     lambda g: f"1 forward pass per {g} of the prompt (every target token "
     "scored once, so another span of the same text is a sum)",
     lambda g: f"drop of the target's log-likelihood when each {g} is "
     "removed, spread over its tokens")
 
-FIT_PREFIX = "fit_"
 FIT_SAMPLES = 32  # random removals fitted (ablation_fit.py), besides singles
-
-
-def fit_name(granularity: str) -> str:
-  return f"{FIT_PREFIX}{granularity}"
-
-
 FITTED: dict[str, Method] = _per_granularity(
-    fit_name,
+    "fit_",
     lambda g: f"1 + {FIT_SAMPLES} forward passes + 1 per {g} of the prompt "
     f"(fewer with at most 5 {g}s: one per distinct set removed; every "
     "target token scored once, so another span of the same text is a sum)",
@@ -72,21 +60,13 @@ FITTED: dict[str, Method] = _per_granularity(
     f"log-likelihood over {FIT_SAMPLES} random halves of the prompt's {g}s "
     "removed and each removed alone (as ContextCite)")
 
-GREEDY_PREFIX = "greedy_"
 # 48 segments: 1177 forward passes, ~4 min at 512 tokens on 2 cores.
 GREEDY_MAX_SEGMENTS = 48
-
-
-def greedy_name(granularity: str) -> str:
-  return f"{GREEDY_PREFIX}{granularity}"
-
-
 GREEDY: dict[str, Method] = _per_granularity(
-    greedy_name,
+    "greedy_",
     lambda g: f"n(n+1)/2 + 1 forward passes for n {g}s, at most "
-    f"{GREEDY_MAX_SEGMENTS} (one "
-    "batch per step; another span of the same text scores new variants "
-    "only where its path turns elsewhere)",
+    f"{GREEDY_MAX_SEGMENTS} (one batch per step; another span of the same "
+    "text scores new variants only where its path turns elsewhere)",
     lambda g: f"greedy deletion: each {g}'s drop in the target's "
     f"log-likelihood when it is removed, the {g} whose removal hurts most "
     "first, then with those removed (pooled to fall in that order; they "

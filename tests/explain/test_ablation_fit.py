@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backbone_reference import backbone_log_probs
+from backbone_reference import continuation_log_likelihood as _loglik
 from lit_gemma import explain
 from lit_gemma.explain import ablation
 from lit_gemma.explain import ablation_fit
@@ -19,14 +19,6 @@ from lit_gemma.explain import ablation_maps
 
 PROMPT = "Water is made of hydrogen. The capital of France is"
 TARGET = " Paris and Rome."
-
-
-
-def _loglik(lm, prompt: str, continuation: str) -> float:
-  ids = lm.encode(prompt + continuation)
-  first = len(lm.encode(prompt))
-  return float(backbone_log_probs(lm.causal_lm, ids)[first - 1:].astype(
-      np.float64).sum())
 
 
 def test_masks_are_seeded_halves_then_each_segment_alone():

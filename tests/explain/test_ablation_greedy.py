@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 import pytest
 
-from backbone_reference import backbone_log_probs
+from backbone_reference import continuation_log_likelihood as _loglik
 from lit_gemma import explain
 from lit_gemma.explain import ablation
 from lit_gemma.explain import ablation_greedy
@@ -22,13 +22,6 @@ from lit_gemma.explain import faithfulness
 PROMPT = ("Water is made of hydrogen. The sky is blue.\n"
           "The capital of France is")
 TARGET = " Paris."
-
-
-def _loglik(lm, prompt: str, continuation: str) -> float:
-  ids = lm.encode(prompt + continuation)
-  first = len(lm.encode(prompt))
-  return float(backbone_log_probs(lm.causal_lm, ids)[first - 1:].astype(
-      np.float64).sum())
 
 
 def test_pooled_scores_fall_in_order_and_keep_each_pools_sum():

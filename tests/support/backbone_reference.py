@@ -85,6 +85,15 @@ def backbone_log_probs(causal_lm, ids):
       values[:-1], jnp.asarray(labels)[:, None], -1)[:, 0])
 
 
+def continuation_log_likelihood(lm, prompt: str, continuation: str) -> float:
+  """log p(continuation | prompt) of a GemmaLM, in one full forward pass of
+  prompt + continuation through the backbone."""
+  ids = lm.encode(prompt + continuation)
+  first = len(lm.encode(prompt))
+  return float(backbone_log_probs(lm.causal_lm, ids)[first - 1:].astype(
+      np.float64).sum())
+
+
 def task_gradient(causal_lm, ids, mask, final_logit_cap=...):
   """(g rows, E rows, logits [T, V]) through keras-hub's own causal LM:
   its backbone graph on token ids (the table is the differentiated input),

@@ -85,6 +85,16 @@ def test_a_contrastive_group_refuses_a_datapoint_without_foil(live):
   assert "no foil" in text
 
 
+def test_a_greedy_map_of_too_many_sentences_is_refused_in_one_line(live):
+  # 25 lines and the newlines between them: 51 segments in ~52 tokens.
+  row = {"prompt": "x\n" * 25 + "so", "target": " is."}
+  status, text = _salience(live, "tiny_greedy", row)
+  assert status == 400, text
+  assert_short_error(text)
+  assert "greedy_sentence of a prompt of 51 sentence segments" in text
+  assert "at most 48" in text
+
+
 def test_long_work_answers_409_then_the_map(live, tiny_lm):
   row = {"prompt": "Bees dance to show where", "target": " flowers are."}
   live.app.jobs.wait_s = 0.0  # as if the map took longer than a request

@@ -5,9 +5,9 @@ target most, found one removal at a time.
 Leave-one-out and fitted ablations score each segment against the whole
 prompt (or random halves of it), so they miss segments that matter more
 together than apart: two examples that stand in for each other, the last
-example once the query line is gone. Here the first segment removed is
-the one whose removal lowers the target's log-likelihood most
-(leave-one-out's top segment); each next one is the segment whose removal, with those
+example once the query line is gone. Here the first segment removed is the
+one whose removal lowers the target's log-likelihood most (leave-one-out's
+top segment); each next one is the segment whose removal, with those
 already removed, lowers it most; and so on until one is left, which goes
 last (against the prompt with every segment removed). This is the
 most-relevant-first path of deletion curves (Samek et al. 2017), taken
@@ -115,8 +115,9 @@ def _segments(exp: "explanation_lib.Explanation", method: str):
     raise ablation.AblationError(
         f"{method} of a prompt of {len(segments)} {granularity} segments "
         f"would take {passes(len(segments))} forward passes (n(n+1)/2 + 1); "
-        f"greedy deletion searches at most {MAX_SEGMENTS}: choose a coarser "
-        f"granularity (greedy_sentence, greedy_line) or fit_{granularity}")
+        f"greedy deletion searches at most {MAX_SEGMENTS}: ask for "
+        f"fit_{granularity} or loo_{granularity}, or greedy deletion at a "
+        f"granularity with fewer segments")
   return segments, ablation.char_spans(exp, segments)
 
 

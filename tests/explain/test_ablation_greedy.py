@@ -101,5 +101,6 @@ def test_the_same_map_again_is_a_sum_and_starts_with_leave_one_out(lm):
 
 def test_too_many_segments_are_refused_with_a_way_out(lm):
   prompt = " ".join(["word"] * (ablation_greedy.MAX_SEGMENTS + 2))
-  with pytest.raises(ablation.AblationError, match="greedy_sentence"):
+  with pytest.raises(ablation.AblationError, match="ask for fit_word or "
+                     "loo_word"):
     explain.explain(lm, prompt, TARGET, methods=["greedy_word"])

@@ -170,6 +170,15 @@ def continuation_rows(lm: "lm_lib.GemmaLM", prompts: Sequence[str],
           for p, row in zip(prompts, found)]
 
 
+def unkept(lm: "lm_lib.GemmaLM", exp: "explanation_lib.Explanation",
+           prompts: Iterable[str]) -> int:
+  """How many rows log_likelihoods() would score for `prompts`: (prompt,
+  target), and (prompt, foil) with a foil, not kept for the model."""
+  kept = rows_of(lm)
+  texts = [exp.target] + ([exp.foil] if exp.foil else [])
+  return sum(kept.get((p, t)) is None for p in set(prompts) for t in texts)
+
+
 def _summed(prompts, rows, mask, what: str) -> np.ndarray:
   values = []
   for prompt, row in zip(prompts, rows):

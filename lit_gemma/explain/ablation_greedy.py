@@ -54,8 +54,9 @@ Measure = Callable[[list[str]], np.ndarray]  # prompts -> log-likelihoods
 
 def passes(segments: int) -> int:
   """Forward passes of a map over `segments` segments: the whole prompt,
-  the empty one, then n, n - 1, ..., 2 candidates per step."""
-  return segments * (segments + 1) // 2 + 1 if segments > 1 else 2
+  the empty one, then n, n - 1, ..., 2 candidates per step (no segments:
+  the whole prompt is the empty one)."""
+  return segments * (segments + 1) // 2 + 1
 
 
 def path(prompt: str, spans: Sequence[tuple[int, int]], measure: Measure
@@ -149,13 +150,11 @@ def unscored(lm: "lm_lib.GemmaLM", exp: "explanation_lib.Explanation",
   """0 when every variant the path needs is kept (the map is a sum); else
   at most how many forward passes it still needs."""
   segments, spans = _segments(exp, method)
-  kept = ablation.rows_of(lm)
-  texts = [exp.target] + ([exp.foil] if exp.foil else [])
   left = passes(len(segments))
 
   def measure(prompts: list[str]) -> np.ndarray:
     nonlocal left
-    if any(kept.get((p, t)) is None for p in prompts for t in texts):
+    if ablation.unkept(lm, exp, prompts):
       raise _Unscored
     left -= len(prompts)
     return ablation.log_likelihoods(lm, exp, prompts)  # kept: no pass
@@ -163,7 +162,7 @@ def unscored(lm: "lm_lib.GemmaLM", exp: "explanation_lib.Explanation",
   try:
     path(exp.prompt, spans, measure)
   except _Unscored:
-    return max(left, 1) * len(texts)
+    return max(left, 1) * (2 if exp.foil else 1)
   return 0
 
 

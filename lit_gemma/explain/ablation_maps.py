@@ -48,10 +48,7 @@ def unscored(lm: "lm_lib.GemmaLM", exp: "explanation_lib.Explanation",
   rows are kept, the map is a sum)."""
   if method in registry.GREEDY:
     return ablation_greedy.unscored(lm, exp, method)
-  kept = ablation.rows_of(lm)
-  texts = [exp.target] + ([exp.foil] if exp.foil else [])
-  return sum(kept.get((p, t)) is None for p in set(prompts(exp, method))
-             for t in texts)
+  return ablation.unkept(lm, exp, prompts(exp, method))
 
 
 def scores(lm: "lm_lib.GemmaLM", exp: "explanation_lib.Explanation",

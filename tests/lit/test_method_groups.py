@@ -95,6 +95,13 @@ def test_a_greedy_map_of_too_many_sentences_is_refused_in_one_line(live):
   assert "at most 48" in text
 
 
+def test_a_refused_greedy_map_empties_only_its_own_verdict_columns(tiny_lm):
+  row = verdicts.verdict_row(tiny_lm, "x\n" * 25 + "so", " is.", 128)
+  assert np.isnan(row["greedy_sentence_vs_random"])
+  assert row["fit_sentence_vs_random"] in (0.0, 1.0)
+  assert row["grad_l2_word_vs_random"] in (0.0, 1.0)
+
+
 def test_long_work_answers_409_then_the_map(live, tiny_lm):
   row = {"prompt": "Bees dance to show where", "target": " flowers are."}
   live.app.jobs.wait_s = 0.0  # as if the map took longer than a request

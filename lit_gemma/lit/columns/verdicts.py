@@ -33,6 +33,7 @@ from lit_nlp.api import types as lit_types
 from lit_gemma import errors
 from lit_gemma import explain as explain_lib
 from lit_gemma import fields
+from lit_gemma.explain import ablation
 from lit_gemma.explain import faithfulness
 from lit_gemma.explain import registry
 from lit_gemma.lit import jobs as jobs_lib
@@ -78,10 +79,18 @@ def verdict_row(lm, prompt: str, target: str, max_length: int) -> dict:
   """Every column of one (prompt, target)."""
   row = dict.fromkeys(COLUMNS, EMPTY)
   methods = list(dict.fromkeys(m for m, _ in CHECKS))
-  exp = explain_lib.explain_many(lm, [explain_lib.Item(prompt, target)],
-                                 methods=methods, max_length=max_length)[0]
+  item = explain_lib.Item(prompt, target)
+  try:
+    exp = explain_lib.explain_many(lm, [item], methods=methods,
+                                   max_length=max_length)[0]
+  except ablation.AblationError:
+    # A map this text refuses (greedy deletion past its most segments)
+    # leaves its own columns empty, not the row's.
+    methods = [m for m in methods if m not in registry.GREEDY]
+    exp = explain_lib.explain_many(lm, [item], methods=methods,
+                                   max_length=max_length)[0]
   for granularity in dict.fromkeys(g for _, g in CHECKS):
-    checked = [m for m, g in CHECKS if g == granularity]
+    checked = [m for m, g in CHECKS if g == granularity and m in methods]
     try:
       found = faithfulness.check(lm, exp, granularity, methods=checked,
                                  max_length=max_length)
